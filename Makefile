@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# fuseuring: top-level build.  `make` builds the module against the cached
+# Debian kernel (KVER), the library and the selftests; `make check` boots
+# a guest and runs the tests.  `make KDIR=/lib/modules/$(uname -r)/build`
+# builds the module for the running kernel of a real machine.
+
+KVER	?= 6.12.95+deb12-amd64
+CACHE	?= $(CURDIR)/.cache
+KROOT	:= $(CACHE)/kernels/$(KVER)/root
+KDIR	?= $(KROOT)/usr/src/linux-headers-$(KVER)
+VM	:= tools/testing/vm
+SELFTESTS := tools/testing/selftests/fuseuring
+
+# Packages and the kernel cache are needed only when building against the
+# cache; a real machine's KDIR brings its own.
+ifeq ($(KDIR),$(KROOT)/usr/src/linux-headers-$(KVER))
+DEPS	:= $(CACHE)/.deps-$(KVER)
+endif
+
+export CACHE KVER
+
+.PHONY: all deps module lib selftests check checkpatch clean
+
+all: module lib selftests
+
+deps: $(DEPS)
+
+$(CACHE)/.deps-$(KVER): $(VM)/bootstrap.sh $(VM)/kernels.sh
+	$(VM)/bootstrap.sh $(KVER)
+	@touch $@
+
+module: $(DEPS)
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+lib: $(DEPS)
+	$(MAKE) -C lib
+
+selftests: $(DEPS) lib
+	$(MAKE) -C $(SELFTESTS)
+
+check: all
+	$(VM)/run-tests.sh
+
+checkpatch: $(DEPS)
+	$(VM)/checkpatch.sh
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C lib clean
+	$(MAKE) -C $(SELFTESTS) clean

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuseuring: a FUSE client with an io_uring transport, loadable on
+ * kernels that do not have FUSE over io_uring.
+ */
+
+#include <linux/module.h>
+
+#include "fuseuring_i.h"
+
+static int __init fuseuring_init(void)
+{
+	int err;
+
+	err = register_filesystem(&fuseuring_fs_type);
+	if (err)
+		return err;
+
+	err = fuseuring_dev_init();
+	if (err)
+		goto out_fs;
+
+	pr_info("fuseuring: FUSE %d.%d, /dev/%s\n", FUSEURING_KERNEL_VERSION,
+		FUSEURING_KERNEL_MINOR_VERSION, FUSEURING_DEV_NAME);
+	return 0;
+
+out_fs:
+	unregister_filesystem(&fuseuring_fs_type);
+	return err;
+}
+
+static void __exit fuseuring_exit(void)
+{
+	fuseuring_dev_exit();
+	unregister_filesystem(&fuseuring_fs_type);
+}
+
+module_init(fuseuring_init);
+module_exit(fuseuring_exit);
+
+MODULE_DESCRIPTION("FUSE client with an io_uring transport");
+MODULE_LICENSE("GPL");
+MODULE_ALIAS_FS(FUSEURING_FS_TYPE);
+MODULE_ALIAS("devname:" FUSEURING_DEV_NAME);

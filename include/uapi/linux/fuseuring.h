@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * fuseuring: FUSE over io_uring for kernels that lack it.
+ *
+ * The wire protocol is FUSE's (linux/fuse.h).  This header adds what
+ * fuseuring speaks beyond the FUSE minor of the kernel it is built
+ * against: the io_uring transport of FUSE 7.42 and the buffer pools and
+ * zero-copy of 7.46, with upstream's names and layout, so that a server
+ * written for upstream works unchanged.  Kernel headers that already
+ * carry these definitions are used as they are.
+ */
+#ifndef _UAPI_LINUX_FUSEURING_H
+#define _UAPI_LINUX_FUSEURING_H
+
+#include <linux/types.h>
+#include <linux/fuse.h>
+
+/* The character device and the filesystem type. */
+#define FUSEURING_DEV_NAME	"fuseuring"
+#define FUSEURING_FS_TYPE	"fuseuring"
+#define FUSEURING_DEV_MODE	0666
+
+/* The FUSE protocol version fuseuring speaks, whatever linux/fuse.h says. */
+#define FUSEURING_KERNEL_VERSION	7
+#define FUSEURING_KERNEL_MINOR_VERSION	46
+
+#ifndef FUSE_OVER_IO_URING
+
+#if FUSE_KERNEL_MINOR_VERSION >= 42
+#error "linux/fuse.h of FUSE 7.42..7.45 is not supported; use 7.41 or older, or 7.46"
+#endif
+
+/* INIT flags (in flags2 as bit - 32). */
+#define FUSE_OVER_IO_URING		(1ULL << 41)
+#define FUSE_HAS_IO_URING_BUFPOOL	(1ULL << 43)
+
+/* open reply: use zero-copy READ/WRITE on this file, if the queue can. */
+#define FOPEN_IO_URING_ZERO_COPY	(1 << 8)
+
+#define FUSE_URING_IN_OUT_HEADER_SZ	128
+#define FUSE_URING_OP_IN_OUT_SZ		128
+
+/* fuse_uring_ent_in_out.flags: the payload pages are registered. */
+#define FUSE_URING_ENT_ZERO_COPY	(1ULL << 0)
+
+/* Per-request data the kernel and the server exchange in the header. */
+struct fuse_uring_ent_in_out {
+	__u64 flags;
+	/* The request's unique: the server commits its reply with it. */
+	__u64 commit_id;
+	/* Bytes of payload in the payload buffer, both ways. */
+	__u32 payload_sz;
+	/* Offset of this request's payload in the queue's buffer pool. */
+	__u32 offset;
+	__u64 reserved;
+};
+
+/* The header buffer of one ring entry (first iovec of REGISTER). */
+struct fuse_uring_req_header {
+	/* fuse_in_header to the server, fuse_out_header back. */
+	char in_out[FUSE_URING_IN_OUT_HEADER_SZ];
+	/* The opcode's argument struct. */
+	char op_in[FUSE_URING_OP_IN_OUT_SZ];
+	struct fuse_uring_ent_in_out ring_ent_in_out;
+};
+
+/* sqe->cmd_op of IORING_OP_URING_CMD on the device. */
+enum fuse_uring_cmd {
+	FUSE_IO_URING_CMD_INVALID = 0,
+	FUSE_IO_URING_CMD_REGISTER = 1,
+	FUSE_IO_URING_CMD_COMMIT_AND_FETCH = 2,
+	FUSE_IO_URING_CMD_ADD_QUEUE = 3,
+	FUSE_IO_URING_CMD_ADD_BUFPOOL = 4,
+};
+
+/* ADD_QUEUE flags: zero-copy payloads (CAP_SYS_ADMIN only). */
+#define FUSE_URING_ZERO_COPY	(1ULL << 0)
+
+/* The 80-byte command area of a 128-byte SQE. */
+struct fuse_uring_cmd_req {
+	__u64 flags;
+	/* COMMIT_AND_FETCH: the unique of the request being answered. */
+	__u64 commit_id;
+	__u16 qid;
+	__u8 padding[6];
+	union {
+		/* ADD_BUFPOOL: the pool's memory. */
+		struct {
+			__u64 uaddr;
+			__u32 len;
+			__u32 reserved;
+		} bufpool;
+		/* REGISTER on a zero-copy queue: the entry's buffer slot. */
+		__u16 ent_zero_copy_buf_index;
+	};
+};
+
+#elif !defined(FUSE_HAS_IO_URING_BUFPOOL)
+#error "linux/fuse.h has FUSE over io_uring but not buffer pools (7.42..7.45)"
+#endif /* FUSE_OVER_IO_URING */
+
+#endif /* _UAPI_LINUX_FUSEURING_H */

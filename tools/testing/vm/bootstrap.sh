@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install what fuseuring needs to build and test, idempotently: Debian
+# packages, an unpacked Debian kernel (image, headers, kbuild) in the
+# project's cache, and the few files taken from Debian's kernel source
+# (kselftest harness, checkpatch).  Cheap when everything is there.
+#
+# Usage: bootstrap.sh [KVER]     (default: the project's primary kernel)
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/../../.." && pwd)
+. "$TOP/tools/testing/vm/kernels.sh"
+
+KVER=${1:-$DEFAULT_KVER}
+CACHE=${FUSEURING_CACHE:-$TOP/.cache}
+PKGS="gcc make bc qemu-system-x86 busybox-static cpio kmod xz-utils zstd
+      liburing-dev libfuse3-dev fuse3 pahole fio python3 pkg-config"
+
+log() { echo "bootstrap: $*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Extra suites pin nothing by themselves; every install below says
+# -t bookworm so that a listed trixie or sid never upgrades libc6.
+ensure_suite() {
+	local suite=$1 file=/etc/apt/sources.list.d/fuseuring-$1.sources
+
+	grep -rqs "^Suites:.*\b$suite\b" /etc/apt/sources.list.d/ && return 0
+	grep -qs "^deb .* $suite " /etc/apt/sources.list && return 0
+	log "adding apt suite $suite"
+	as_root tee "$file" >/dev/null <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $suite
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+	APT_UPDATED=
+}
+
+APT_UPDATED=
+apt_update() {
+	[ -n "$APT_UPDATED" ] && return 0
+	as_root apt-get update -qq
+	APT_UPDATED=1
+}
+
+ensure_packages() {
+	local missing=() p
+
+	for p in $PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing ${missing[*]}"
+	apt_update
+	as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq -t bookworm --no-install-recommends \
+		"${missing[@]}" >/dev/null
+}
+
+# Download packages into $1 (a folder), updating the lists once if apt
+# does not know a name yet.
+download() {
+	local dir=$1; shift
+
+	mkdir -p "$dir"
+	if ! (cd "$dir" && apt-get download -qq "$@" 2>/dev/null); then
+		apt_update
+		(cd "$dir" && apt-get download -qq "$@")
+	fi
+}
+
+# Unpack a Debian kernel: the image, its headers and kbuild, fixed up so
+# that `make -C $kdir M=...` works from the cache.
+ensure_kernel() {
+	local kdir=$CACHE/kernels/$KVER stamp debs
+	stamp=$kdir/.complete
+
+	[ -f "$stamp" ] && return 0
+	kernel_vars "$KVER"
+	ensure_suite "$KSUITE"
+	log "fetching kernel $KVER ($KSUITE)"
+	rm -rf "$kdir"
+	debs=$kdir/debs
+	download "$debs" $KPKGS
+	for deb in "$debs"/*.deb; do
+		dpkg-deb -x "$deb" "$kdir/root"
+	done
+	# The -amd64 headers include the -common tree by absolute path.
+	sed -i "s|/usr/src/|$kdir/root/usr/src/|g" \
+		"$kdir/root/usr/src/linux-headers-$KVER/Makefile"
+	rm -rf "$debs"
+	touch "$stamp"
+}
+
+# From Debian's kernel source: the kselftest harness and checkpatch.
+ensure_kernel_tools() {
+	local dst=$CACHE/linux-tools stamp tmp src
+
+	stamp=$dst/.complete
+	[ -f "$stamp" ] && return 0
+	ensure_suite bookworm-backports
+	log "extracting kselftest harness and checkpatch from linux-source-$SRC_SERIES"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' RETURN
+	download "$tmp" "linux-source-$SRC_SERIES"
+	src=linux-source-$SRC_SERIES
+	rm -rf "$dst"
+	mkdir -p "$dst"
+	dpkg-deb --fsys-tarfile "$tmp"/linux-source-*.deb |
+		tar -xO "./usr/src/$src.tar.xz" |
+		xz -dc | tar -x -C "$dst" --strip-components=1 \
+			"$src/tools/testing/selftests/kselftest_harness.h" \
+			"$src/tools/testing/selftests/kselftest.h" \
+			"$src/scripts/checkpatch.pl" \
+			"$src/scripts/spelling.txt" \
+			"$src/scripts/const_structs.checkpatch"
+	touch "$stamp"
+}
+
+ensure_packages
+ensure_kernel
+ensure_kernel_tools

@@ -1,0 +1,41 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# PID 1 of the test guest: set up /proc, /sys, /dev, optionally chroot
+# into the host's root over 9p, run the command on the second serial
+# port, print its exit status and power off.
+
+/bin/busybox --install -s /bin
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+
+exec </dev/null >/dev/ttyS1 2>&1
+
+run_command() {
+	if [ "$(cat /host-root)" = 1 ]; then
+		for m in netfs 9pnet 9pnet_virtio 9p; do
+			insmod /lib/modules/$m.ko || return 1
+		done
+		mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose \
+			hostroot /mnt/host || return 1
+		for d in proc sys dev tmp; do
+			mount --rbind /$d /mnt/host/$d 2>/dev/null ||
+				mount -t tmpfs tmpfs /mnt/host/$d
+		done
+		mount --rbind /fuseuring /mnt/host/mnt 2>/dev/null
+		chroot /mnt/host /bin/sh -c "cd $(cat /top) && $(cat /command)"
+	else
+		cd /fuseuring && eval "$(cat /command)"
+	fi
+}
+
+run_command
+status=$?
+sync
+echo "fuseuring-guest-exit: $status"
+poweroff -f

@@ -1,0 +1,117 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot a cached Debian kernel under QEMU (TCG) with a busybox initramfs,
+# run one command in the guest and return its exit status.
+#
+#   run-guest.sh [options] -- COMMAND [ARGS...]
+#
+#   --kver KVER       kernel to boot (default: the project's primary one)
+#   --files DIR       copy DIR into the initramfs as /fuseuring (repeatable:
+#                     later folders add to earlier ones)
+#   --host-root       share the host's / read-only over 9p and run the
+#                     command chrooted in it (host tools: bash, fio, ...)
+#   --timeout SECS    hard limit for the whole boot (default 300)
+#   --log FILE        keep the guest's kernel log here
+#   --cpus N          vCPUs (default 2)
+#   --mem SIZE        guest memory (default 2G)
+#
+# The command's output comes on stdout.  The run fails (exit 125..127 or
+# the command's status) when the guest's kernel log reports an Oops, BUG,
+# WARNING, KASAN, lockdep, or hung-task splat, whatever the command said.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/../../.." && pwd)
+. "$TOP/tools/testing/vm/kernels.sh"
+
+KVER=$DEFAULT_KVER
+FILES=()
+HOST_ROOT=0
+TIMEOUT=300
+LOG=
+CPUS=2
+MEM=2G
+CACHE=${CACHE:-$TOP/.cache}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kver) KVER=$2; shift 2 ;;
+	--files) FILES+=("$2"); shift 2 ;;
+	--host-root) HOST_ROOT=1; shift ;;
+	--timeout) TIMEOUT=$2; shift 2 ;;
+	--log) LOG=$2; shift 2 ;;
+	--cpus) CPUS=$2; shift 2 ;;
+	--mem) MEM=$2; shift 2 ;;
+	--) shift; break ;;
+	*) echo "run-guest: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ $# -gt 0 ] || { echo "run-guest: no command" >&2; exit 2; }
+
+KROOT=$CACHE/kernels/$KVER/root
+KIMAGE=$KROOT/boot/vmlinuz-$KVER
+[ -f "$KIMAGE" ] || {
+	echo "run-guest: kernel $KVER is not cached; run bootstrap.sh $KVER" >&2
+	exit 2
+}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fuseuring-vm.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+[ -n "$LOG" ] || LOG=$WORK/kernel.log
+
+# The initramfs: busybox, an init that runs the command, and the files.
+ROOT=$WORK/initramfs
+mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,mnt/host,fuseuring,lib/modules}
+cp /bin/busybox "$ROOT/bin/busybox"
+for d in "${FILES[@]}"; do
+	cp -a "$d/." "$ROOT/fuseuring/"
+done
+if [ "$HOST_ROOT" = 1 ]; then
+	for m in fs/netfs/netfs net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p; do
+		xz -dc "$KROOT/lib/modules/$KVER/kernel/$m.ko.xz" \
+			>"$ROOT/lib/modules/$(basename $m).ko"
+	done
+fi
+printf '%q ' "$@" >"$ROOT/command"
+echo "$HOST_ROOT" >"$ROOT/host-root"
+echo "$TOP" >"$ROOT/top"
+cp "$TOP/tools/testing/vm/guest-init.sh" "$ROOT/init"
+chmod +x "$ROOT/init"
+(cd "$ROOT" && find . | cpio -o -H newc --quiet) >"$WORK/initramfs.cpio"
+
+QEMU=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp "$CPUS"
+      -kernel "$KIMAGE" -initrd "$WORK/initramfs.cpio"
+      -display none -monitor none -no-reboot
+      -serial "file:$LOG" -serial stdio
+      -append "console=ttyS0 panic=-1 rdinit=/init sysctl.kernel.hung_task_timeout_secs=20 sysctl.kernel.hung_task_warnings=-1")
+if [ "$HOST_ROOT" = 1 ]; then
+	QEMU+=(-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap)
+fi
+
+OUT=$WORK/out
+set +e
+timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null | tee "$OUT"
+qemu_status=${PIPESTATUS[0]}
+set -e
+
+status=$(sed -n 's/^fuseuring-guest-exit: \([0-9]*\).*/\1/p' "$OUT" | tail -n 1)
+if [ "$qemu_status" = 124 ] || [ "$qemu_status" = 137 ]; then
+	echo "run-guest: guest timed out after ${TIMEOUT}s" >&2
+	status=126
+elif [ -z "$status" ]; then
+	echo "run-guest: guest ended without an exit status (qemu $qemu_status)" >&2
+	status=127
+fi
+
+if "$TOP/tools/testing/vm/check-klog.sh" "$LOG"; then
+	:
+else
+	echo "run-guest: the guest kernel log has a splat (see $LOG)" >&2
+	[ "$status" = 0 ] && status=125
+fi
+if [ "$status" != 0 ] && [ "$LOG" = "$WORK/kernel.log" ]; then
+	echo "run-guest: last lines of the guest kernel log:" >&2
+	tail -n 40 "$LOG" >&2
+fi
+exit "$status"
