@@ -15,7 +15,7 @@ static int fuseuring_dev_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-const struct file_operations fuseuring_dev_fops = {
+const struct file_operations fur_dev_fops = {
 	.owner		= THIS_MODULE,
 	.open		= fuseuring_dev_open,
 };
@@ -23,16 +23,16 @@ const struct file_operations fuseuring_dev_fops = {
 static struct miscdevice fuseuring_miscdev = {
 	.minor	= MISC_DYNAMIC_MINOR,
 	.name	= FUSEURING_DEV_NAME,
-	.fops	= &fuseuring_dev_fops,
+	.fops	= &fur_dev_fops,
 	.mode	= FUSEURING_DEV_MODE,
 };
 
-int fuseuring_dev_init(void)
+int fur_dev_init(void)
 {
 	return misc_register(&fuseuring_miscdev);
 }
 
-void fuseuring_dev_exit(void)
+void fur_dev_exit(void)
 {
 	misc_deregister(&fuseuring_miscdev);
 }

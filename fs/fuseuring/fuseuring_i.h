@@ -1,17 +1,404 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * fuseuring: private declarations shared by the module's files.
+ *
+ * Names: fur_ is fuseuring's internal prefix.  A request (struct fur_req)
+ * is what a filesystem operation asks of the server; how it travels (the
+ * classic read/write device path, or an io_uring queue) is the business
+ * of the connection's input queue operations (struct fur_iqueue_ops), so
+ * that the operations in dir.c, file.c, ... never know the transport.
  */
 #ifndef _FS_FUSEURING_I_H
 #define _FS_FUSEURING_I_H
 
 #include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/fuseuring.h>
 
-extern const struct file_operations fuseuring_dev_fops;
-extern struct file_system_type fuseuring_fs_type;
+/* Bounds of what a server may negotiate. */
+#define FUR_NAME_MAX			1024
+#define FUR_SYMLINK_MAX			PAGE_SIZE
+#define FUR_DEFAULT_MAX_PAGES		32
+#define FUR_MAX_MAX_PAGES		256
+#define FUR_DEFAULT_MAX_BACKGROUND	12
+#define FUR_DEFAULT_CONGESTION		9
+#define FUR_MAX_IN_ARGS			3
+#define FUR_MAX_OUT_ARGS		2
 
-int fuseuring_dev_init(void);
-void fuseuring_dev_exit(void);
+struct fur_conn;
+struct fur_mount;
+struct fur_ring;
+
+/* One input argument of a request: copied to the server. */
+struct fur_in_arg {
+	unsigned int size;
+	const void *value;
+};
+
+/* One output argument: filled from the server's reply. */
+struct fur_arg {
+	unsigned int size;
+	void *value;
+};
+
+/* Where a page's data starts and how long it is, for page arguments. */
+struct fur_page_desc {
+	unsigned int length;
+	unsigned int offset;
+};
+
+/*
+ * What an operation asks: the opcode, its arguments, and how to finish.
+ * The last in or out argument may be a page vector (in_pages, out_pages:
+ * see struct fur_args_pages).  out_argvar: the last out argument may be
+ * shorter than its size, and its size is set to what the server sent.
+ */
+struct fur_args {
+	u64 nodeid;
+	u32 opcode;
+	u8 in_numargs;
+	u8 out_numargs;
+	bool force:1;		/* send even if interrupted; no waiting for bg */
+	bool noreply:1;		/* no reply expected (FORGET) */
+	bool nocreds:1;		/* don't fill uid/gid/pid */
+	bool in_pages:1;
+	bool out_pages:1;
+	bool user_pages:1;	/* pages of a user buffer (direct I/O) */
+	bool out_argvar:1;
+	bool page_zeroing:1;	/* zero what the server did not fill */
+	bool may_block:1;	/* end() may sleep: run it from a worker */
+	bool killable:1;	/* only a fatal signal interrupts the wait */
+	struct fur_in_arg in_args[FUR_MAX_IN_ARGS];
+	struct fur_arg out_args[FUR_MAX_OUT_ARGS];
+	/* Background requests only: called once the request is done. */
+	void (*end)(struct fur_mount *fm, struct fur_args *args, int error);
+};
+
+struct fur_args_pages {
+	struct fur_args args;
+	struct page **pages;
+	struct fur_page_desc *descs;
+	unsigned int num_pages;
+};
+
+/* Bits of fur_req.flags. */
+enum fur_req_flag {
+	FR_ISREPLY,	/* a reply is expected */
+	FR_FORCE,
+	FR_BACKGROUND,	/* counted against max_background */
+	FR_WAITING,	/* counted in fc->num_waiting */
+	FR_ABORTED,
+	FR_INTERRUPTED,
+	FR_LOCKED,	/* a transport is copying the request's data */
+	FR_PENDING,	/* queued, not yet taken by the server */
+	FR_SENT,	/* in the server's hands */
+	FR_FINISHED,
+	FR_PRIVATE,	/* in a transport's private list (ring entry) */
+	FR_ASYNC,	/* background: end() is called, nobody waits */
+};
+
+struct fur_req {
+	/* On exactly one list of the transport that carries it. */
+	struct list_head list;
+	/* On the connection's interrupt list while an interrupt is due. */
+	struct list_head intr_entry;
+	struct fur_args *args;
+	refcount_t count;
+	unsigned long flags;
+	struct {
+		struct fuse_in_header h;
+	} in;
+	struct {
+		struct fuse_out_header h;
+	} out;
+	wait_queue_head_t waitq;
+	struct fur_mount *fm;
+	/* The io_uring entry that carries the request, if any. */
+	void *ring_entry;
+};
+
+/* A FORGET the connection owes the server, batched. */
+struct fur_forget_link {
+	struct fuse_forget_one forget_one;
+	struct fur_forget_link *next;
+};
+
+struct fur_iqueue;
+
+/*
+ * How requests travel.  The classic device path implements all three;
+ * the io_uring transport replaces send_req and leaves forgets and
+ * interrupts on the classic path (as upstream does).
+ * Called with fiq->lock held, they must release it.
+ */
+struct fur_iqueue_ops {
+	void (*send_forget)(struct fur_iqueue *fiq,
+			    struct fur_forget_link *link)
+		__releases(fiq->lock);
+	void (*send_interrupt)(struct fur_iqueue *fiq, struct fur_req *req)
+		__releases(fiq->lock);
+	void (*send_req)(struct fur_iqueue *fiq, struct fur_req *req)
+		__releases(fiq->lock);
+};
+
+/* The input queue: requests waiting for the server to read them. */
+struct fur_iqueue {
+	spinlock_t lock;
+	bool connected;
+	wait_queue_head_t waitq;
+	u64 reqctr;
+	struct list_head pending;
+	struct list_head interrupts;
+	struct fur_forget_link forget_list_head;
+	struct fur_forget_link *forget_list_tail;
+	int forget_batch;
+	struct fasync_struct *fasync;
+	const struct fur_iqueue_ops *ops;
+};
+
+#define FUR_PQ_HASH_BITS	8
+#define FUR_PQ_HASH_SIZE	(1 << FUR_PQ_HASH_BITS)
+
+/* Requests the server has taken over the classic path, by unique. */
+struct fur_pqueue {
+	spinlock_t lock;
+	bool connected;
+	struct list_head *processing;	/* FUR_PQ_HASH_SIZE lists */
+	struct list_head io;		/* being copied */
+};
+
+/* The connection: one per mount, shared by the device and the sb. */
+struct fur_conn {
+	spinlock_t lock;
+	refcount_t count;
+	atomic_t dev_count;
+	struct fur_iqueue iq;
+	struct fur_pqueue pq;
+	struct rcu_head rcu;
+
+	kuid_t user_id;
+	kgid_t group_id;
+	struct pid_namespace *pid_ns;
+	struct user_namespace *user_ns;
+
+	/* Negotiated at INIT. */
+	unsigned int minor;
+	unsigned int max_read;
+	unsigned int max_write;
+	unsigned int max_pages;
+	unsigned int max_pages_limit;
+	u64 init_flags;		/* what the server accepted (flags | flags2) */
+
+	/* Background requests. */
+	unsigned int max_background;
+	unsigned int congestion_threshold;
+	unsigned int num_background;
+	unsigned int active_background;
+	struct list_head bg_queue;
+	spinlock_t bg_lock;
+	bool blocked;
+	wait_queue_head_t blocked_waitq;
+
+	atomic_t num_waiting;
+	atomic64_t attr_version;
+	atomic64_t khctr;	/* lock owner ids */
+
+	/* State. */
+	bool connected:1;
+	bool aborted:1;
+	bool conn_error:1;
+	bool conn_init:1;	/* INIT answered */
+	bool initialized:1;
+
+	/* Negotiated features and mount options. */
+	bool async_read:1;
+	bool atomic_o_trunc:1;
+	bool big_writes:1;
+	bool writeback_cache:1;
+	bool parallel_dirops:1;
+	bool handle_killpriv_v2:1;
+	bool posix_locks:1;
+	bool flock_locks:1;
+	bool readdirplus:1;
+	bool readdirplus_auto:1;
+	bool default_permissions:1;
+	bool allow_other:1;
+	bool dont_mask:1;
+	bool auto_inval_data:1;
+	bool explicit_inval_data:1;
+	bool cache_symlinks:1;
+	bool no_open:1;
+	bool no_opendir:1;
+	bool no_fsync:1;
+	bool no_fsyncdir:1;
+	bool no_flush:1;
+	bool no_setxattr:1;
+	bool no_getxattr:1;
+	bool no_listxattr:1;
+	bool no_removexattr:1;
+	bool no_access:1;
+	bool no_create:1;
+	bool no_interrupt:1;
+	bool no_lock:1;
+	bool no_fallocate:1;
+	bool no_rename2:1;
+	bool no_lseek:1;
+	bool no_copy_file_range:1;
+	bool no_readdirplus:1;
+	bool over_io_uring:1;	/* the server accepted FUSE_OVER_IO_URING */
+
+	/* The io_uring transport, once the server registers entries. */
+	struct fur_ring *ring;
+
+	struct list_head mounts;
+	struct list_head devices;
+	struct mutex lookup_mutex;	/* not PARALLEL_DIROPS: serialise */
+	void (*release)(struct fur_conn *fc);
+};
+
+/* One superblock's view of a connection. */
+struct fur_mount {
+	struct fur_conn *fc;
+	struct super_block *sb;
+	struct list_head fc_entry;
+};
+
+/* What an open /dev/fuseuring file points at once mounted. */
+struct fur_dev {
+	struct fur_conn *fc;
+	struct fur_pqueue *pq;
+	struct list_head entry;
+};
+
+/* Per-inode state. */
+struct fur_inode {
+	struct inode inode;
+	u64 nodeid;
+	u64 nlookup;		/* LOOKUPs the server counts for us */
+	struct fur_forget_link *forget;
+	u64 i_time;		/* attributes valid until (jiffies64) */
+	u32 inval_mask;		/* attributes to refresh anyway */
+	umode_t orig_i_mode;
+	u64 orig_ino;
+	u64 attr_version;
+	spinlock_t lock;
+	struct mutex mutex;
+	/* Writeback state for regular files. */
+	struct list_head write_files;
+	struct list_head queued_writes;
+	int writectr;
+	wait_queue_head_t page_waitq;
+	unsigned long state;
+};
+
+/* Bits of fur_inode.state. */
+enum {
+	FUR_I_ADVISE_RDPLUS,
+	FUR_I_INIT_RDPLUS,
+	FUR_I_SIZE_UNSTABLE,
+	FUR_I_BAD,
+};
+
+/* An open file or directory on the server. */
+struct fur_file {
+	struct fur_mount *fm;
+	struct fur_args *release_args;
+	u64 kh;
+	u64 fh;
+	u64 nodeid;
+	refcount_t count;
+	u32 open_flags;		/* FOPEN_* from the server */
+	struct list_head write_entry;
+	struct {
+		struct mutex lock;
+		loff_t pos;
+		loff_t cache_off;
+		u64 version;
+	} readdir;
+	bool flock:1;
+};
+
+static inline struct fur_inode *get_fur_inode(struct inode *inode)
+{
+	return container_of(inode, struct fur_inode, inode);
+}
+
+static inline u64 get_node_id(struct inode *inode)
+{
+	return get_fur_inode(inode)->nodeid;
+}
+
+static inline struct fur_mount *get_fur_mount_sb(struct super_block *sb)
+{
+	return sb->s_fs_info;
+}
+
+static inline struct fur_mount *get_fur_mount(struct inode *inode)
+{
+	return get_fur_mount_sb(inode->i_sb);
+}
+
+static inline struct fur_conn *get_fur_conn(struct inode *inode)
+{
+	return get_fur_mount(inode)->fc;
+}
+
+static inline bool fur_is_bad(struct inode *inode)
+{
+	return unlikely(test_bit(FUR_I_BAD, &get_fur_inode(inode)->state));
+}
+
+/* main.c / dev.c */
+extern const struct file_operations fur_dev_fops;
+extern struct file_system_type fur_fs_type;
+int fur_dev_init(void);
+void fur_dev_exit(void);
+
+/*
+ * req.c: the request machinery.  fur_simple_request() sends and waits
+ * and returns the reply's error or, for out_argvar, the size of the last
+ * out argument.  fur_simple_background() queues and returns at once;
+ * args->end() runs when the reply comes or the connection dies.
+ */
+ssize_t fur_simple_request(struct fur_mount *fm, struct fur_args *args);
+int fur_simple_background(struct fur_mount *fm, struct fur_args *args,
+			  gfp_t gfp_flags);
+void fur_request_end(struct fur_req *req);
+void fur_put_request(struct fur_req *req);
+void fur_queue_forget(struct fur_conn *fc, struct fur_forget_link *forget,
+		      u64 nodeid, u64 nlookup);
+struct fur_forget_link *fur_alloc_forget(void);
+void fur_abort_conn(struct fur_conn *fc);
+void fur_wait_aborted(struct fur_conn *fc);
+u64 fur_get_unique(struct fur_iqueue *fiq);
+extern const struct fur_iqueue_ops fur_dev_iqueue_ops;
+
+/* conn.c */
+void fur_conn_init(struct fur_conn *fc, struct user_namespace *user_ns);
+struct fur_conn *fur_conn_get(struct fur_conn *fc);
+void fur_conn_put(struct fur_conn *fc);
+struct fur_dev *fur_dev_alloc_install(struct fur_conn *fc);
+void fur_dev_free(struct fur_dev *fud);
+int fur_send_init(struct fur_mount *fm);
+
+/* inode.c */
+struct inode *fur_iget(struct super_block *sb, u64 nodeid, int generation,
+		       struct fuse_attr *attr, u64 attr_valid,
+		       u64 attr_version);
+void fur_change_attributes(struct inode *inode, struct fuse_attr *attr,
+			   u64 attr_valid, u64 attr_version);
+int fur_update_attributes(struct inode *inode, struct file *file, u32 mask);
+void fur_invalidate_attr(struct inode *inode);
+void fur_make_bad(struct inode *inode);
+u64 fur_get_attr_version(struct fur_conn *fc);
+int fur_reverse_inval_inode(struct fur_conn *fc, u64 nodeid,
+			    loff_t offset, loff_t len);
+int fur_reverse_inval_entry(struct fur_conn *fc, u64 parent_nodeid,
+			    u64 child_nodeid, struct qstr *name, u32 flags);
 
 #endif /* _FS_FUSEURING_I_H */

@@ -12,11 +12,11 @@ static int __init fuseuring_init(void)
 {
 	int err;
 
-	err = register_filesystem(&fuseuring_fs_type);
+	err = register_filesystem(&fur_fs_type);
 	if (err)
 		return err;
 
-	err = fuseuring_dev_init();
+	err = fur_dev_init();
 	if (err)
 		goto out_fs;
 
@@ -25,14 +25,14 @@ static int __init fuseuring_init(void)
 	return 0;
 
 out_fs:
-	unregister_filesystem(&fuseuring_fs_type);
+	unregister_filesystem(&fur_fs_type);
 	return err;
 }
 
 static void __exit fuseuring_exit(void)
 {
-	fuseuring_dev_exit();
-	unregister_filesystem(&fuseuring_fs_type);
+	fur_dev_exit();
+	unregister_filesystem(&fur_fs_type);
 }
 
 module_init(fuseuring_init);

@@ -77,7 +77,7 @@ static int fuseuring_parse_param(struct fs_context *fc,
 		if (!file)
 			return invalfc(fc, "fd=%u is not an open file",
 				       result.uint_32);
-		if (file->f_op != &fuseuring_dev_fops) {
+		if (file->f_op != &fur_dev_fops) {
 			fput(file);
 			return invalfc(fc, "fd=%u is not /dev/%s",
 				       result.uint_32, FUSEURING_DEV_NAME);
@@ -184,7 +184,7 @@ static int fuseuring_init_fs_context(struct fs_context *fc)
 	return 0;
 }
 
-struct file_system_type fuseuring_fs_type = {
+struct file_system_type fur_fs_type = {
 	.owner			= THIS_MODULE,
 	.name			= FUSEURING_FS_TYPE,
 	.fs_flags		= FS_HAS_SUBTYPE,
