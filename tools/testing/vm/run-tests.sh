@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check`: boot the guest, run every selftest in it and print the
+# TAP output, then the final line `N passed, N failed[, N skipped]`.
+# A kernel splat, a guest that times out or dies counts as one more
+# failure, whatever the tests said.
+
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/../../.." && pwd)
+. "$TOP/tools/testing/vm/kernels.sh"
+KVER=${KVER:-$DEFAULT_KVER}
+LOGDIR=${LOGDIR:-$TOP/.cache/logs}
+mkdir -p "$LOGDIR"
+KLOG=$LOGDIR/check-$KVER.kernel.log
+OUT=$LOGDIR/check-$KVER.out
+
+echo "# guest: Debian $KVER (TCG); kernel log: $KLOG"
+"$TOP/tools/testing/vm/run-guest.sh" --kver "$KVER" --host-root \
+	--timeout "${CHECK_TIMEOUT:-1800}" --log "$KLOG" -- \
+	tools/testing/selftests/fuseuring/run_all.sh | tee "$OUT"
+status=${PIPESTATUS[0]}
+
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT" | tail -n 1)
+if [ -z "$summary" ]; then
+	pass=0 fail=0 rest=
+else
+	pass=$(echo "$summary" | sed 's/ passed.*//')
+	fail=$(echo "$summary" | sed 's/.* passed, \([0-9]*\) failed.*/\1/')
+	rest=$(echo "$summary" | sed -n 's/.* failed\(, .*\)/\1/p')
+fi
+# The guest's own verdict is in its status: a splat (125), a timeout
+# (126) or a lost guest (127) is a failure the TAP output cannot show.
+if [ "$status" -ge 125 ]; then
+	echo "not ok - guest run failed (status $status): see $KLOG"
+	fail=$((fail + 1))
+fi
+echo "$pass passed, $fail failed$rest"
+[ "$fail" = 0 ] && [ "$status" = 0 ]
