@@ -28,6 +28,9 @@ run_command() {
 				mount -t tmpfs tmpfs /mnt/host/$d
 		done
 		mount --rbind /fuseuring /mnt/host/mnt 2>/dev/null
+		mkdir -p "/mnt/host$(cat /top)" 2>/dev/null
+		mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose \
+			project "/mnt/host$(cat /top)" || return 1
 		chroot /mnt/host /bin/sh -c "cd $(cat /top) && $(cat /command)"
 	else
 		cd /fuseuring && eval "$(cat /command)"

@@ -87,6 +87,9 @@ QEMU=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp "$CPUS"
       -append "console=ttyS0 panic=-1 rdinit=/init sysctl.kernel.hung_task_timeout_secs=20 sysctl.kernel.hung_task_warnings=-1")
 if [ "$HOST_ROOT" = 1 ]; then
 	QEMU+=(-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap)
+	# The project again on its own, so that it stays visible when it
+	# lives under a folder the guest replaces (/tmp).
+	QEMU+=(-virtfs "local,path=$TOP,mount_tag=project,security_model=none,readonly=on,multidevs=remap")
 fi
 
 OUT=$WORK/out

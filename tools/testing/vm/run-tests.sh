@@ -16,6 +16,13 @@ mkdir -p "$LOGDIR"
 KLOG=$LOGDIR/check-$KVER.kernel.log
 OUT=$LOGDIR/check-$KVER.out
 
+# Host-side tests of the test machinery itself.
+echo "# === test-check-klog (host)"
+host=$("$TOP/tools/testing/vm/test-check-klog.sh")
+echo "$host"
+host_pass=$(echo "$host" | grep -c '^ok ')
+host_fail=$(echo "$host" | grep -c '^not ok ')
+
 echo "# guest: Debian $KVER (TCG); kernel log: $KLOG"
 "$TOP/tools/testing/vm/run-guest.sh" --kver "$KVER" --host-root \
 	--timeout "${CHECK_TIMEOUT:-1800}" --log "$KLOG" -- \
@@ -24,7 +31,8 @@ status=${PIPESTATUS[0]}
 
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT" | tail -n 1)
 if [ -z "$summary" ]; then
-	pass=0 fail=0 rest=
+	echo "not ok - the guest printed no test summary"
+	pass=0 fail=1 rest=
 else
 	pass=$(echo "$summary" | sed 's/ passed.*//')
 	fail=$(echo "$summary" | sed 's/.* passed, \([0-9]*\) failed.*/\1/')
@@ -32,6 +40,8 @@ else
 fi
 # The guest's own verdict is in its status: a splat (125), a timeout
 # (126) or a lost guest (127) is a failure the TAP output cannot show.
+pass=$((pass + host_pass))
+fail=$((fail + host_fail))
 if [ "$status" -ge 125 ]; then
 	echo "not ok - guest run failed (status $status): see $KLOG"
 	fail=$((fail + 1))
