@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# semantics.sh TRANSPORT: serve two fresh directories with the passthrough
+# example over TRANSPORT, run the FUSE-semantics suite on the first (the
+# second is for EXDEV), and print the line
+#   semantics[TRANSPORT]: N passed, N failed[, N skipped]
+#
+# Transports: kernel-fuse (the kernel's own FUSE on /dev/fuse: the
+# reference), fuseuring-classic, fuseuring-ring.
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../../../.." && pwd)
+PT=${PASSTHROUGH:-$TOP/examples/passthrough}
+T=${1:?usage: semantics.sh TRANSPORT}
+OPTS=${SEMANTICS_MOUNT_OPTS:-allow_other,default_permissions}
+
+case "$T" in
+kernel-fuse)       args=(--dev /dev/fuse --fstype fuse --transport classic) ;;
+fuseuring-classic) args=(--dev /dev/fuseuring --fstype fuseuring --transport classic) ;;
+fuseuring-ring)    args=(--dev /dev/fuseuring --fstype fuseuring --transport ring) ;;
+*) echo "semantics.sh: unknown transport $T" >&2; exit 2 ;;
+esac
+
+WORK=$(mktemp -d /tmp/semantics-$T.XXXXXX)
+pids=()
+
+cleanup() {
+	local m p
+
+	for m in "$WORK"/mnt1 "$WORK"/mnt2; do
+		mountpoint -q "$m" && umount "$m" 2>/dev/null
+		mountpoint -q "$m" && umount -l "$m"
+	done
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start N: serve $WORK/srcN at $WORK/mntN; waits for the ready line.
+start() {
+	local n=$1 log=$WORK/server$1.log
+
+	mkdir -p "$WORK/src$n" "$WORK/mnt$n"
+	"$PT" "${args[@]}" --test-hooks -o "$OPTS" \
+		"$WORK/src$n" "$WORK/mnt$n" >"$log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do
+		grep -q 'passthrough: ready' "$log" && return 0
+		kill -0 "${pids[-1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# server $n for $T did not start:"
+	sed 's/^/#   /' "$log"
+	return 1
+}
+
+if ! start 1 || ! start 2; then
+	echo "not ok 1 semantics[$T] server start"
+	echo "semantics[$T]: 0 passed, 1 failed"
+	exit 1
+fi
+
+out=$WORK/tap
+FUSEURING_MNT=$WORK/mnt1 FUSEURING_MNT2=$WORK/mnt2 FUSEURING_SRC=$WORK/src1 \
+FUSEURING_REF=/tmp FUSEURING_HOOKS=1 FUSEURING_DEFAULT_PERMISSIONS=1 \
+FUSEURING_TRANSPORT=$T "$HERE/semantics" >"$out" 2>&1
+# Name each result after the transport, so that the TAP lines of the
+# runs stay apart in one report.
+sed -E "s/^(not ok|ok) ([0-9]+) fs\./\1 \2 semantics[$T]./" "$out"
+
+pass=$(grep -E '^ok ' "$out" | grep -vc '# SKIP')
+skip=$(grep -E '^ok .*# SKIP' "$out" | wc -l)
+fail=$(grep -c '^not ok ' "$out")
+[ "$pass$fail" = 00 ] && fail=1	# the suite did not run at all
+line="semantics[$T]: $pass passed, $fail failed"
+[ "$skip" -gt 0 ] && line="$line, $skip skipped"
+echo "$line"
+[ "$fail" = 0 ]
