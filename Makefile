@@ -20,7 +20,11 @@ endif
 
 export CACHE KVER
 
-.PHONY: all deps module lib selftests check checkpatch clean
+# What DKMS needs to build the module: the source tree of the module alone.
+MODULE_SRC = Kbuild dkms.conf include/uapi/linux/fuseuring.h \
+	     $(wildcard fs/fuseuring/*.c fs/fuseuring/*.h)
+
+.PHONY: all deps module lib selftests check checkpatch clean dkms-source
 
 all: module lib selftests
 
@@ -45,6 +49,12 @@ check: all
 
 checkpatch: $(DEPS)
 	$(VM)/checkpatch.sh
+
+# make dkms-source DEST=/usr/src/fuseuring-VERSION
+dkms-source:
+	@test -n "$(DEST)" || { echo "dkms-source: set DEST=" >&2; exit 1; }
+	mkdir -p $(DEST)
+	cp --parents $(MODULE_SRC) $(DEST)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -16,12 +16,15 @@ mkdir -p "$LOGDIR"
 KLOG=$LOGDIR/check-$KVER.kernel.log
 OUT=$LOGDIR/check-$KVER.out
 
-# Host-side tests of the test machinery itself.
-echo "# === test-check-klog (host)"
-host=$("$TOP/tools/testing/vm/test-check-klog.sh")
-echo "$host"
-host_pass=$(echo "$host" | grep -c '^ok ')
-host_fail=$(echo "$host" | grep -c '^not ok ')
+# Host-side tests: the test machinery itself, and packaging.
+host_pass=0 host_fail=0
+for t in test-check-klog test-dkms; do
+	echo "# === $t (host)"
+	host=$("$TOP/tools/testing/vm/$t.sh" 2>&1)
+	echo "$host"
+	host_pass=$((host_pass + $(echo "$host" | grep -c '^ok ')))
+	host_fail=$((host_fail + $(echo "$host" | grep -c '^not ok ')))
+done
 
 echo "# guest: Debian $KVER (TCG); kernel log: $KLOG"
 "$TOP/tools/testing/vm/run-guest.sh" --kver "$KVER" --host-root \
