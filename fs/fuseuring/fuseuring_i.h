@@ -148,6 +148,7 @@ struct fur_iqueue_ops {
 
 /* The input queue: requests waiting for the server to read them. */
 struct fur_iqueue {
+	/* Protects everything below. */
 	spinlock_t lock;
 	bool connected;
 	wait_queue_head_t waitq;
@@ -162,10 +163,11 @@ struct fur_iqueue {
 };
 
 #define FUR_PQ_HASH_BITS	8
-#define FUR_PQ_HASH_SIZE	(1 << FUR_PQ_HASH_BITS)
+#define FUR_PQ_HASH_SIZE	BIT(FUR_PQ_HASH_BITS)
 
 /* Requests the server has taken over the classic path, by unique. */
 struct fur_pqueue {
+	/* Protects the lists and connected. */
 	spinlock_t lock;
 	bool connected;
 	struct list_head *processing;	/* FUR_PQ_HASH_SIZE lists */
@@ -174,6 +176,7 @@ struct fur_pqueue {
 
 /* The connection: one per mount, shared by the device and the sb. */
 struct fur_conn {
+	/* Protects the state bits and the mounts and devices lists. */
 	spinlock_t lock;
 	refcount_t count;
 	atomic_t dev_count;
@@ -200,6 +203,7 @@ struct fur_conn {
 	unsigned int num_background;
 	unsigned int active_background;
 	struct list_head bg_queue;
+	/* Protects the background counters and bg_queue. */
 	spinlock_t bg_lock;
 	bool blocked;
 	wait_queue_head_t blocked_waitq;
@@ -286,7 +290,9 @@ struct fur_inode {
 	umode_t orig_i_mode;
 	u64 orig_ino;
 	u64 attr_version;
+	/* Protects the attribute bookkeeping and the write lists. */
 	spinlock_t lock;
+	/* Serialises operations that change the inode's data or size. */
 	struct mutex mutex;
 	/* Writeback state for regular files. */
 	struct list_head write_files;
@@ -315,6 +321,7 @@ struct fur_file {
 	u32 open_flags;		/* FOPEN_* from the server */
 	struct list_head write_entry;
 	struct {
+		/* Serialises readdir on this open directory. */
 		struct mutex lock;
 		loff_t pos;
 		loff_t cache_off;
