@@ -25,6 +25,15 @@ for t in test-check-klog test-dkms; do
 	host_pass=$((host_pass + $(echo "$host" | grep -c '^ok ')))
 	host_fail=$((host_fail + $(echo "$host" | grep -c '^not ok ')))
 done
+echo "# === checkpatch (host)"
+if cp_out=$("$TOP/tools/testing/vm/checkpatch.sh" 2>&1); then
+	echo "ok checkpatch_strict_fs_include"
+	host_pass=$((host_pass + 1))
+else
+	echo "$cp_out" | sed 's/^/# /'
+	echo "not ok checkpatch_strict_fs_include"
+	host_fail=$((host_fail + 1))
+fi
 
 echo "# guest: Debian $KVER (TCG); kernel log: $KLOG"
 "$TOP/tools/testing/vm/run-guest.sh" --kver "$KVER" --host-root \
