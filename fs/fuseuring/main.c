@@ -12,9 +12,15 @@ static int __init fuseuring_init(void)
 {
 	int err;
 
-	err = register_filesystem(&fur_fs_type);
+	err = fur_req_init();
 	if (err)
 		return err;
+	err = fur_inode_cache_init();
+	if (err)
+		goto out_req;
+	err = register_filesystem(&fur_fs_type);
+	if (err)
+		goto out_inode;
 
 	err = fur_dev_init();
 	if (err)
@@ -26,6 +32,10 @@ static int __init fuseuring_init(void)
 
 out_fs:
 	unregister_filesystem(&fur_fs_type);
+out_inode:
+	fur_inode_cache_exit();
+out_req:
+	fur_req_exit();
 	return err;
 }
 
@@ -33,6 +43,8 @@ static void __exit fuseuring_exit(void)
 {
 	fur_dev_exit();
 	unregister_filesystem(&fur_fs_type);
+	fur_inode_cache_exit();
+	fur_req_exit();
 }
 
 module_init(fuseuring_init);
