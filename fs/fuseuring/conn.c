@@ -49,6 +49,11 @@ void fur_conn_init(struct fur_conn *fc, struct user_namespace *user_ns)
 	fc->max_pages = FUR_DEFAULT_MAX_PAGES;
 	fc->max_pages_limit = FUR_MAX_MAX_PAGES;
 	fc->max_write = PAGE_SIZE;
+	/*
+	 * Requests prepared before INIT is answered size their replies for
+	 * our own minor; the compat sizes of minor < 9 apply after INIT.
+	 */
+	fc->minor = FUSEURING_KERNEL_MINOR_VERSION;
 	fc->connected = true;
 	fc->user_ns = get_user_ns(user_ns);
 	fc->pid_ns = get_pid_ns(task_active_pid_ns(current));
