@@ -117,8 +117,8 @@ static int fur_lookup_name(struct super_block *sb, u64 nodeid,
 	return 0;
 }
 
-static struct dentry *fur_lookup(struct inode *dir, struct dentry *entry,
-				 unsigned int flags)
+struct dentry *fur_lookup(struct inode *dir, struct dentry *entry,
+			  unsigned int flags)
 {
 	struct fuse_entry_out outarg;
 	struct inode *inode;

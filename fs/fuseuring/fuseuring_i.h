@@ -325,7 +325,10 @@ enum {
 	FUR_I_BAD,
 };
 
-/* An open file or directory on the server. */
+/*
+ * An open file or directory on the server: file->private_data of every
+ * open file and directory of a mount (getattr and setattr read fh).
+ */
 struct fur_file {
 	struct fur_mount *fm;
 	struct fur_args *release_args;
@@ -471,6 +474,9 @@ int fur_permission(struct mnt_idmap *idmap, struct inode *inode, int mask);
 /* dir.c, readdir.c, xattr.c */
 extern const struct dentry_operations fur_dentry_operations;
 unsigned int fur_entry_out_size(struct fur_conn *fc);
+/* ->lookup of directories; atomic_open uses it for in-lookup dentries. */
+struct dentry *fur_lookup(struct inode *dir, struct dentry *entry,
+			  unsigned int flags);
 void fur_dentry_settime(struct dentry *entry, u64 time);
 void fur_change_entry_timeout(struct dentry *entry, struct fuse_entry_out *o);
 void fur_init_common(struct inode *inode);
