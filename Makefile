@@ -24,9 +24,10 @@ export CACHE KVER
 MODULE_SRC = Kbuild dkms.conf include/uapi/linux/fuseuring.h \
 	     $(wildcard fs/fuseuring/*.c fs/fuseuring/*.h)
 
-.PHONY: all deps module lib selftests check checkpatch clean dkms-source
+.PHONY: all deps module lib mount-helper selftests check checkpatch clean \
+	dkms-source
 
-all: module lib selftests
+all: module lib mount-helper selftests
 
 deps: $(DEPS)
 
@@ -40,8 +41,11 @@ module: $(DEPS)
 lib: $(DEPS)
 	$(MAKE) -C lib
 
+mount-helper: $(DEPS)
+	$(MAKE) -C tools/mount
+
 # The selftests need the kselftest harness from the cache, whatever KDIR.
-selftests: $(CACHE)/.deps-$(KVER) lib
+selftests: $(CACHE)/.deps-$(KVER) lib mount-helper
 	$(MAKE) -C $(SELFTESTS)
 
 check: all
@@ -59,4 +63,5 @@ dkms-source:
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C lib clean
+	$(MAKE) -C tools/mount clean
 	$(MAKE) -C $(SELFTESTS) clean

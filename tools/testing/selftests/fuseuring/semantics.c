@@ -13,6 +13,8 @@
  *                    reference (default /tmp)
  *   FUSEURING_MNT2   a second mount of another server, for EXDEV
  *   FUSEURING_HOOKS  set when the server runs with --test-hooks
+ *   FUSEURING_MNT3   a third mount (server with --test-hooks) that the
+ *                    server-death check kills
  *   FUSEURING_DEFAULT_PERMISSIONS  set when mounted with
  *                    default_permissions,allow_other
  */
@@ -1589,6 +1591,15 @@ TEST_F(fs, interrupt_blocked_read)
 		SKIP(return, "FUSEURING_HOOKS is not set: server has no test hooks");
 	ASSERT_EQ(0, touch(P("block-1"), "will block"));
 	EXPECT_EQ(0, interrupted_read(P("block-1"), 5));
+}
+
+TEST_F(fs, server_death_mid_request)
+{
+	const char *mnt3 = getenv("FUSEURING_MNT3");
+
+	if (!getenv("FUSEURING_HOOKS") || !mnt3)
+		SKIP(return, "FUSEURING_HOOKS or FUSEURING_MNT3 not set: no server to kill");
+	EXPECT_EQ(0, server_death(mnt3, 5));
 }
 
 TEST_HARNESS_MAIN

@@ -3,7 +3,8 @@
 #
 # semantics.sh TRANSPORT: serve two fresh directories with the passthrough
 # example over TRANSPORT, run the FUSE-semantics suite on the first (the
-# second is for EXDEV), and print the line
+# second is for EXDEV, the third is killed by the server-death check), and
+# print the line
 #   semantics[TRANSPORT]: N passed, N failed[, N skipped]
 #
 # Transports: kernel-fuse (the kernel's own FUSE on /dev/fuse: the
@@ -23,13 +24,17 @@ fuseuring-ring)    args=(--dev /dev/fuseuring --fstype fuseuring --transport rin
 *) echo "semantics.sh: unknown transport $T" >&2; exit 2 ;;
 esac
 
+if [ "$T" != kernel-fuse ] && ! grep -q '^fuseuring ' /proc/modules; then
+	insmod "${FUSEURING_KO:-$TOP/fuseuring.ko}" || exit 1
+fi
+
 WORK=$(mktemp -d /tmp/semantics-$T.XXXXXX)
 pids=()
 
 cleanup() {
 	local m p
 
-	for m in "$WORK"/mnt1 "$WORK"/mnt2; do
+	for m in "$WORK"/mnt1 "$WORK"/mnt2 "$WORK"/mnt3; do
 		mountpoint -q "$m" && umount "$m" 2>/dev/null
 		mountpoint -q "$m" && umount -l "$m"
 	done
@@ -59,14 +64,15 @@ start() {
 	return 1
 }
 
-if ! start 1 || ! start 2; then
+if ! start 1 || ! start 2 || ! start 3; then
 	echo "not ok 1 semantics[$T] server start"
 	echo "semantics[$T]: 0 passed, 1 failed"
 	exit 1
 fi
 
 out=$WORK/tap
-FUSEURING_MNT=$WORK/mnt1 FUSEURING_MNT2=$WORK/mnt2 FUSEURING_SRC=$WORK/src1 \
+FUSEURING_MNT=$WORK/mnt1 FUSEURING_MNT2=$WORK/mnt2 FUSEURING_MNT3=$WORK/mnt3 \
+FUSEURING_SRC=$WORK/src1 \
 FUSEURING_REF=/tmp FUSEURING_HOOKS=1 FUSEURING_DEFAULT_PERMISSIONS=1 \
 FUSEURING_TRANSPORT=$T "$HERE/semantics" >"$out" 2>&1
 # Name each result after the transport, so that the TAP lines of the

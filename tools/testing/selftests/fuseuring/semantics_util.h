@@ -737,4 +737,82 @@ static int interrupted_read(const char *path, int limit)
 	return 0;
 }
 
+/*
+ * Start a reader of path in a child; returns its pid.  The child exits
+ * with 0 when read() fails with ENOTCONN or ECONNABORTED (what a caller
+ * of a dead server may see: the kernel's FUSE ends requests the server
+ * held with ECONNABORTED), 11 when it fails otherwise, 12 when it
+ * succeeds.
+ */
+static pid_t start_dying_read(const char *path)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char buf[16];
+		int fd = open(path, O_RDONLY | O_DIRECT);
+		ssize_t n;
+
+		if (fd < 0)
+			fd = open(path, O_RDONLY);
+		if (fd < 0)
+			_exit(10);
+		n = read(fd, buf, sizeof(buf));
+		if (n >= 0)
+			_exit(12);
+		_exit(errno == ENOTCONN || errno == ECONNABORTED ? 0 : 11);
+	}
+	return pid;
+}
+
+/* Wait for pid up to limit seconds (then kill it); 0 if it exited 0. */
+static int wait_child_ok(pid_t pid, double limit, const char *what)
+{
+	double t0 = now_s();
+	int status;
+
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_s() - t0 > limit) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			fail_if(1, "%s: still blocked after %.0f s", what, limit);
+		}
+		usleep(20 * 1000);
+	}
+	fail_if(!WIFEXITED(status) || WEXITSTATUS(status),
+		"%s: child status %d (10 open failed, 11 wrong errno, 12 read succeeded)",
+		what, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 0;
+}
+
+/*
+ * Server death mid-request on mount mnt (its server runs --test-hooks):
+ * one caller waits in the server (block-*), then a READ of die-* makes
+ * the server exit.  Both callers must return within limit seconds, and
+ * the mount must then answer ENOTCONN.
+ */
+static int server_death(const char *mnt, int limit)
+{
+	char blockp[PATH_MAX], diep[PATH_MAX];
+	pid_t blocked, dying;
+	struct stat st;
+
+	snprintf(blockp, sizeof(blockp), "%s/block-death", mnt);
+	snprintf(diep, sizeof(diep), "%s/die-death", mnt);
+	fail_if(touch(blockp, "blocks"), "create %s: %s", blockp, strerror(errno));
+	fail_if(touch(diep, "kills"), "create %s: %s", diep, strerror(errno));
+	blocked = start_dying_read(blockp);
+	fail_if(blocked < 0, "fork: %s", strerror(errno));
+	usleep(500 * 1000);	/* let the first READ reach the server */
+	dying = start_dying_read(diep);
+	fail_if(dying < 0, "fork: %s", strerror(errno));
+	if (wait_child_ok(dying, limit, "the read that killed the server") ||
+	    wait_child_ok(blocked, limit, "the read blocked in the server"))
+		return -1;
+	fail_if(stat(diep, &st) == 0 || errno != ENOTCONN,
+		"stat after the server died: %s, want ENOTCONN",
+		strerror(errno));
+	return 0;
+}
+
 #endif /* SEMANTICS_UTIL_H */

@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Stock libfuse3 daemons (libfuse's own examples, built from the
+# libfuse3-dev package, logic untouched) serving fuseuring through the
+# mount helper: fuseuring-mount opens /dev/fuseuring, mounts, and hands
+# the daemon /dev/fd/N as its mountpoint.  Prints TAP.
+#
+# FUSEURING_DEV and FUSEURING_FSTYPE select another device and type
+# (/dev/fuse and fuse: the kernel's own FUSE, as a reference).
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../../../.." && pwd)
+HELPER=$TOP/tools/mount/fuseuring-mount
+DEV=${FUSEURING_DEV:-/dev/fuseuring}
+FSTYPE=${FUSEURING_FSTYPE:-fuseuring}
+WORK=$(mktemp -d /tmp/libfuse-daemons.XXXXXX)
+MNT=$WORK/mnt
+n=0 failed=0 pid=
+
+if [ "$FSTYPE" = fuseuring ] && ! grep -q '^fuseuring ' /proc/modules; then
+	insmod "${FUSEURING_KO:-$TOP/fuseuring.ko}" || exit 1
+fi
+
+cleanup() {
+	mountpoint -q "$MNT" && umount -l "$MNT"
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ok() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n libfuse.$2"
+	else
+		echo "not ok $n libfuse.$2"
+		failed=$((failed + 1))
+	fi
+}
+
+# serve DAEMON [ARGS]: mount through the helper, wait until it answers.
+serve() {
+	local name=$1
+
+	shift
+	mkdir -p "$MNT"
+	"$HELPER" --dev "$DEV" --fstype "$FSTYPE" "$MNT" "$HERE/$name" -f "$@" %m \
+		>"$WORK/$name.log" 2>&1 &
+	pid=$!
+	# The helper mounts before it execs the daemon; a stat then waits
+	# for the daemon's INIT reply.
+	for _ in $(seq 100); do
+		grep -q " $MNT " /proc/mounts && stat "$MNT/." >/dev/null &&
+			return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# $name did not start:"
+	sed 's/^/#   /' "$WORK/$name.log"
+	return 1
+}
+
+# finish: unmount; the daemon must then exit with status 0.
+finish() {
+	local status
+
+	umount "$MNT" || return 1
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$pid"
+	status=$?
+	pid=
+	[ "$status" = 0 ] || { echo "# daemon exited with $status:";
+		sed 's/^/#   /' "$WORK"/*.log; }
+	return "$status"
+}
+
+# passthrough_ll: a copied tree reads back identical, then goes away.
+mkdir -p "$WORK/src"
+if serve libfuse_passthrough_ll -o "source=$WORK/src"; then
+	cp -a /usr/include/linux "$MNT/tree" &&
+		diff -r /usr/include/linux "$MNT/tree" >/dev/null &&
+		[ "$(find "$MNT/tree" | wc -l)" = "$(find /usr/include/linux | wc -l)" ] &&
+		diff -r /usr/include/linux "$WORK/src/tree" >/dev/null
+	ok $? "passthrough_ll serves a copied tree"
+	rm -rf "$MNT/tree" && [ -z "$(ls -A "$WORK/src")" ]
+	ok $? "passthrough_ll removes the tree"
+	finish
+	ok $? "passthrough_ll exits cleanly on umount"
+else
+	ok 1 "passthrough_ll serves a copied tree"
+fi
+
+# notify_inval_inode: the file keeps its page cache (keep_cache, no attr
+# timeout); only FUSE_NOTIFY_INVAL_INODE makes a new time visible.
+inval_inode() {
+	local a b
+
+	serve libfuse_notify_inval_inode --update-interval=1 "$@" || return 1
+	a=$(cat "$MNT/current_time")
+	sleep 2.5
+	b=$(cat "$MNT/current_time")
+	echo "# $a / $b"
+	finish || return 1
+	[ -n "$a" ] && [ "$a" != "$b" ]
+}
+inval_inode
+ok $? "notify_inval_inode: INVAL_INODE shows new data"
+inval_inode --no-notify
+[ $? = 1 ]
+ok $? "notify_inval_inode --no-notify: keep_cache keeps old data"
+
+# notify_inval_entry: the file's name changes; its dentry is cached for
+# 30 s, so only FUSE_NOTIFY_INVAL_ENTRY makes the old name go away.
+inval_entry() {
+	local old st
+
+	serve libfuse_notify_inval_entry --update-interval=1 --timeout=30 "$@" ||
+		return 2
+	old=$(ls "$MNT")
+	stat "$MNT/$old" >/dev/null || return 2
+	sleep 2.5
+	stat "$MNT/$old" >/dev/null 2>&1
+	st=$?
+	echo "# old name $old: stat status $st"
+	finish || return 2
+	return $st
+}
+inval_entry
+[ $? = 1 ]
+ok $? "notify_inval_entry: INVAL_ENTRY drops the old name"
+inval_entry --no-notify
+ok $? "notify_inval_entry --no-notify: the old name stays cached"
+
+# notify_store_retrieve: new contents arrive by FUSE_NOTIFY_STORE, and
+# the daemon checks them with FUSE_NOTIFY_RETRIEVE (it aborts on a
+# mismatch, so its exit status is part of the check).
+store_retrieve() {
+	local a b
+
+	serve libfuse_notify_store_retrieve --update-interval=1 || return 1
+	a=$(cat "$MNT/current_time")
+	sleep 2.5
+	b=$(cat "$MNT/current_time")
+	echo "# $a / $b"
+	finish || return 1
+	[ -n "$a" ] && [ "$a" != "$b" ]
+}
+store_retrieve
+ok $? "notify_store_retrieve: STORE and RETRIEVE round-trip"
+
+echo "1..$n"
+[ "$failed" = 0 ]
