@@ -5,17 +5,33 @@
 # a guest and runs the tests.  `make KDIR=/lib/modules/$(uname -r)/build`
 # builds the module for the running kernel of a real machine.
 
-KVER	?= 6.12.95+deb12-amd64
+VM	:= tools/testing/vm
+SELFTESTS := tools/testing/selftests/fuseuring
+DEFAULT_KVER := $(shell . $(VM)/kernels.sh && echo $$DEFAULT_KVER)
+ALL_KVERS := $(shell . $(VM)/kernels.sh && echo $$ALL_KVERS)
+KVER	?= $(DEFAULT_KVER)
 CACHE	?= $(CURDIR)/.cache
 KROOT	:= $(CACHE)/kernels/$(KVER)/root
 KDIR	?= $(KROOT)/usr/src/linux-headers-$(KVER)
-VM	:= tools/testing/vm
-SELFTESTS := tools/testing/selftests/fuseuring
+
+# The default kernel's module is built in place (./fuseuring.ko); the
+# others' each in build/KVER from a copy of the module's source.
+ifeq ($(KVER),$(DEFAULT_KVER))
+MODDIR	:= $(CURDIR)
+else
+MODDIR	:= $(CURDIR)/build/$(KVER)
+endif
 
 # Packages and the kernel cache are needed only when building against the
 # cache; a real machine's KDIR brings its own.
 ifeq ($(KDIR),$(KROOT)/usr/src/linux-headers-$(KVER))
 DEPS	:= $(CACHE)/.deps-$(KVER)
+# A cached kernel built by a newer gcc than the host's builds its modules
+# in a chroot of its own Debian release (tools/testing/vm/kernels.sh).
+KCHROOT	:= $(shell . $(VM)/kernels.sh && kernel_vars $(KVER) && echo $$KCHROOT)
+ifneq ($(KCHROOT),)
+KBUILD_RUN := $(VM)/in-chroot.sh $(CACHE)/chroot-$(KCHROOT)
+endif
 endif
 
 export CACHE KVER
@@ -24,8 +40,8 @@ export CACHE KVER
 MODULE_SRC = Kbuild dkms.conf include/uapi/linux/fuseuring.h \
 	     $(wildcard fs/fuseuring/*.c fs/fuseuring/*.h)
 
-.PHONY: all deps module lib mount-helper selftests check checkpatch clean \
-	dkms-source
+.PHONY: all deps module lib mount-helper selftests check check-all \
+	checkpatch clean dkms-source
 
 all: module lib mount-helper selftests
 
@@ -36,7 +52,11 @@ $(CACHE)/.deps-$(KVER): $(VM)/bootstrap.sh $(VM)/kernels.sh
 	@touch $@
 
 module: $(DEPS)
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+ifneq ($(MODDIR),$(CURDIR))
+	mkdir -p $(MODDIR)
+	cp -u --parents $(MODULE_SRC) $(MODDIR)
+endif
+	$(KBUILD_RUN) $(MAKE) -C $(KDIR) M=$(MODDIR) modules
 
 lib: $(DEPS)
 	$(MAKE) -C lib
@@ -49,7 +69,14 @@ selftests: $(CACHE)/.deps-$(KVER) lib mount-helper
 	$(MAKE) -C $(SELFTESTS)
 
 check: all
-	$(VM)/run-tests.sh
+	FUSEURING_KO=$(MODDIR)/fuseuring.ko $(VM)/run-tests.sh
+
+# Every supported kernel in turn; each prints its own summary.
+check-all:
+	@status=0; for k in $(ALL_KVERS); do \
+		echo "# ===== make check KVER=$$k"; \
+		$(MAKE) --no-print-directory check KVER=$$k || status=1; \
+	done; exit $$status
 
 checkpatch: $(DEPS)
 	$(VM)/checkpatch.sh
@@ -62,6 +89,7 @@ dkms-source:
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -rf build
 	$(MAKE) -C lib clean
 	$(MAKE) -C tools/mount clean
 	$(MAKE) -C $(SELFTESTS) clean

@@ -99,6 +99,25 @@ ensure_kernel() {
 	touch "$stamp"
 }
 
+# A kernel built by a newer gcc than the host's (7.3: gcc-14) gets its
+# modules built in a chroot of its own Debian release: gcc-14 cannot be
+# installed on bookworm without replacing libc6.
+ensure_chroot() {
+	local dir=$CACHE/chroot-$KCHROOT
+
+	[ -n "$KCHROOT" ] || return 0
+	[ -f "$dir/.complete" ] && return 0
+	PKGS=debootstrap ensure_packages
+	log "creating the $KCHROOT build chroot (gcc-14) in $dir"
+	rm -rf "$dir"
+	as_root debootstrap --variant=minbase \
+		--include=gcc-14,make,libc6-dev,pahole,bc,kmod,xz-utils \
+		"$KCHROOT" "$dir" http://deb.debian.org/debian >/dev/null
+	# The kernel Makefiles call plain gcc.
+	ln -sf gcc-14 "$dir/usr/bin/gcc"
+	touch "$dir/.complete"
+}
+
 # From Debian's kernel source: the kselftest harness and checkpatch.
 ensure_kernel_tools() {
 	local dst=$CACHE/linux-tools stamp tmp src
@@ -126,4 +145,6 @@ ensure_kernel_tools() {
 
 ensure_packages
 ensure_kernel
+kernel_vars "$KVER"
+ensure_chroot
 ensure_kernel_tools

@@ -17,10 +17,10 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 exec </dev/null >/dev/ttyS1 2>&1
 
 run_command() {
+	for m in $(cat /modules); do
+		insmod /lib/modules/$m.ko || return 1
+	done
 	if [ "$(cat /host-root)" = 1 ]; then
-		for m in netfs 9pnet 9pnet_virtio 9p; do
-			insmod /lib/modules/$m.ko || return 1
-		done
 		mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose \
 			hostroot /mnt/host || return 1
 		for d in proc sys dev tmp; do

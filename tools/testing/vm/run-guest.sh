@@ -50,10 +50,37 @@ done
 [ $# -gt 0 ] || { echo "run-guest: no command" >&2; exit 2; }
 
 KROOT=$CACHE/kernels/$KVER/root
-KIMAGE=$KROOT/boot/vmlinuz-$KVER
-[ -f "$KIMAGE" ] || {
+# Debian keeps the image in /boot up to 6.12 and beside the modules in
+# /usr/lib/modules from 7.x on.
+KIMAGE=
+for f in "$KROOT/boot/vmlinuz-$KVER" \
+	 "$KROOT/usr/lib/modules/$KVER/vmlinuz.unsigned" \
+	 "$KROOT/usr/lib/modules/$KVER/vmlinuz"; do
+	[ -f "$f" ] && { KIMAGE=$f; break; }
+done
+[ -n "$KIMAGE" ] || {
 	echo "run-guest: kernel $KVER is not cached; run bootstrap.sh $KVER" >&2
 	exit 2
+}
+KMODS=$KROOT/lib/modules/$KVER
+[ -d "$KMODS" ] || KMODS=$KROOT/usr/lib/modules/$KVER
+
+# add_module PATH: put kernel/PATH.ko[.xz|.zst] into the initramfs and on
+# the list init loads in order; 1 if the kernel has no such module.
+add_module() {
+	local base=$KMODS/kernel/$1 name
+
+	name=$(basename "$1")
+	if [ -f "$base.ko" ]; then
+		cp "$base.ko" "$ROOT/lib/modules/$name.ko"
+	elif [ -f "$base.ko.xz" ]; then
+		xz -dc "$base.ko.xz" >"$ROOT/lib/modules/$name.ko"
+	elif [ -f "$base.ko.zst" ]; then
+		zstd -qdc "$base.ko.zst" >"$ROOT/lib/modules/$name.ko"
+	else
+		return 1
+	fi
+	echo "$name" >>"$ROOT/modules"
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fuseuring-vm.XXXXXX")
@@ -67,12 +94,24 @@ cp /bin/busybox "$ROOT/bin/busybox"
 for d in "${FILES[@]}"; do
 	cp -a "$d/." "$ROOT/fuseuring/"
 done
+: >"$ROOT/modules"
 if [ "$HOST_ROOT" = 1 ]; then
-	for m in fs/netfs/netfs net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p; do
-		xz -dc "$KROOT/lib/modules/$KVER/kernel/$m.ko.xz" \
-			>"$ROOT/lib/modules/$(basename $m).ko"
+	# virtio is built in from 6.12 on and a set of modules on 6.1.
+	for m in virtio_ring virtio virtio_pci_legacy_dev \
+		 virtio_pci_modern_dev virtio_pci; do
+		add_module "drivers/virtio/$m" || true
+	done
+	add_module fs/netfs/netfs || true
+	add_module fs/fscache/fscache || true	# 6.1: 9p caches through it
+	for m in net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p; do
+		add_module "$m" || {
+			echo "run-guest: $KVER has no module $m" >&2
+			exit 2
+		}
 	done
 fi
+# The kernel's own FUSE, where it is a module (6.1), for the reference runs.
+add_module fs/fuse/fuse || true
 printf '%q ' "$@" >"$ROOT/command"
 echo "$HOST_ROOT" >"$ROOT/host-root"
 echo "$TOP" >"$ROOT/top"
@@ -98,7 +137,8 @@ timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null | tee "$OUT"
 qemu_status=${PIPESTATUS[0]}
 set -e
 
-status=$(sed -n 's/^fuseuring-guest-exit: \([0-9]*\).*/\1/p' "$OUT" | tail -n 1)
+# The marker may follow output that did not end its last line.
+status=$(sed -n 's/.*fuseuring-guest-exit: \([0-9]*\).*/\1/p' "$OUT" | tail -n 1)
 if [ "$qemu_status" = 124 ] || [ "$qemu_status" = 137 ]; then
 	echo "run-guest: guest timed out after ${TIMEOUT}s" >&2
 	status=126

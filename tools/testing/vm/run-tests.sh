@@ -38,6 +38,7 @@ fi
 echo "# guest: Debian $KVER (TCG); kernel log: $KLOG"
 "$TOP/tools/testing/vm/run-guest.sh" --kver "$KVER" --host-root \
 	--timeout "${CHECK_TIMEOUT:-1800}" --log "$KLOG" -- \
+	env FUSEURING_KO="${FUSEURING_KO:-$TOP/fuseuring.ko}" \
 	tools/testing/selftests/fuseuring/run_all.sh | tee "$OUT"
 status=${PIPESTATUS[0]}
 

@@ -10,7 +10,7 @@
 
 cd "$(dirname "$0")/../../../.." || exit 1
 DIR=tools/testing/selftests/fuseuring
-export FUSEURING_KO=$PWD/fuseuring.ko
+export FUSEURING_KO=${FUSEURING_KO:-$PWD/fuseuring.ko}
 
 # name:timeout-seconds, in the order they must run.
 TESTS=(
