@@ -38,7 +38,9 @@ export CACHE KVER
 
 # What DKMS needs to build the module: the source tree of the module alone.
 MODULE_SRC = Kbuild dkms.conf include/uapi/linux/fuseuring.h \
-	     $(wildcard fs/fuseuring/*.c fs/fuseuring/*.h)
+	     fs/fuseuring/conftest.sh \
+	     $(filter-out fs/fuseuring/features.h, \
+			  $(wildcard fs/fuseuring/*.c fs/fuseuring/*.h))
 
 .PHONY: all deps module lib mount-helper selftests check check-all \
 	checkpatch clean dkms-source

@@ -472,7 +472,9 @@ const struct file_operations fur_dev_fops = {
 	.open		= fur_dev_open,
 	.read_iter	= fur_dev_read_iter,
 	.write_iter	= fur_dev_write_iter,
+#if FUR_HAVE_COPY_SPLICE_READ
 	.splice_read	= copy_splice_read,
+#endif
 	.splice_write	= iter_file_splice_write,
 	.poll		= fur_dev_poll,
 	.release	= fur_dev_release,

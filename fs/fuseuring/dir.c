@@ -210,8 +210,18 @@ out:
 	return ret;
 }
 
+#if FUR_HAVE_REVALIDATE_DIR_NAME
+static int fur_d_revalidate(struct inode *dir, const struct qstr *name,
+			    struct dentry *entry, unsigned int flags)
+{
+	return fur_dentry_revalidate(entry, flags);
+}
+#else
+#define fur_d_revalidate fur_dentry_revalidate
+#endif
+
 const struct dentry_operations fur_dentry_operations = {
-	.d_revalidate	= fur_dentry_revalidate,
+	.d_revalidate	= fur_d_revalidate,
 };
 
 /* Send a request that makes a new name and bind the reply to entry. */
@@ -284,14 +294,20 @@ static int fur_mknod(struct mnt_idmap *idmap, struct inode *dir,
 	return fur_create_new_entry(fm, &args, dir, entry, mode);
 }
 
+/* O_EXCL needs no flag on the wire: MKNOD fails on an existing name. */
+#if FUR_HAVE_CREATE_WITHOUT_EXCL
+static int fur_create(struct mnt_idmap *idmap, struct inode *dir,
+		      struct dentry *entry, umode_t mode)
+#else
 static int fur_create(struct mnt_idmap *idmap, struct inode *dir,
 		      struct dentry *entry, umode_t mode, bool excl)
+#endif
 {
 	return fur_mknod(idmap, dir, entry, mode, 0);
 }
 
-static int fur_mkdir(struct mnt_idmap *idmap, struct inode *dir,
-		     struct dentry *entry, umode_t mode)
+static int fur_do_mkdir(struct inode *dir, struct dentry *entry,
+			umode_t mode)
 {
 	struct fur_mount *fm = get_fur_mount(dir);
 	struct fuse_mkdir_in inarg = {};
@@ -307,6 +323,21 @@ static int fur_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 	args.in_args[1].value = entry->d_name.name;
 	return fur_create_new_entry(fm, &args, dir, entry, S_IFDIR);
 }
+
+#if FUR_HAVE_MKDIR_RETURNS_DENTRY
+/* NULL: entry itself was bound to the new directory. */
+static struct dentry *fur_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+				struct dentry *entry, umode_t mode)
+{
+	return ERR_PTR(fur_do_mkdir(dir, entry, mode));
+}
+#else
+static int fur_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+		     struct dentry *entry, umode_t mode)
+{
+	return fur_do_mkdir(dir, entry, mode);
+}
+#endif
 
 static int fur_symlink(struct mnt_idmap *idmap, struct inode *dir,
 		       struct dentry *entry, const char *link)

@@ -21,6 +21,8 @@
 #include <linux/workqueue.h>
 #include <linux/fuseuring.h>
 
+#include "compat.h"
+
 /* Bounds of what a server may negotiate. */
 #define FUR_NAME_MAX			1024
 #define FUR_SYMLINK_MAX			PAGE_SIZE
@@ -486,7 +488,7 @@ void fur_init_special(struct inode *inode, u32 rdev);
 int fur_readdir(struct file *file, struct dir_context *ctx);
 void fur_advise_use_readdirplus(struct inode *dir);
 ssize_t fur_listxattr(struct dentry *entry, char *list, size_t size);
-extern const struct xattr_handler * const fur_xattr_handlers[];
+extern const struct xattr_handler *FUR_S_XATTR_CONST fur_xattr_handlers[];
 
 /*
  * file.c: regular files.  fur_init_file_inode() sets i_op (it may use

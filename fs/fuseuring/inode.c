@@ -213,7 +213,7 @@ retry:
 			     &nodeid);
 	if (!inode)
 		return NULL;
-	if (inode->i_state & I_NEW) {
+	if (fur_inode_is_new(inode)) {
 		inode->i_flags |= S_NOATIME;
 		if (!get_fur_conn(inode)->writeback_cache ||
 		    !S_ISREG(attr->mode))
@@ -358,7 +358,7 @@ int fur_getattr(struct mnt_idmap *idmap, const struct path *path,
 	}
 	if (err)
 		return err;
-	generic_fillattr(idmap, request_mask, inode, stat);
+	fur_generic_fillattr(idmap, request_mask, inode, stat);
 	stat->ino = get_fur_inode(inode)->orig_ino;
 	stat->blksize = 1 << inode->i_blkbits;
 	return 0;

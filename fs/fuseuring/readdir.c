@@ -70,7 +70,7 @@ static int fur_direntplus_link(struct file *file,
 	dentry = d_lookup(parent, &name);
 	if (!dentry) {
 retry:
-		dentry = d_alloc_parallel(parent, &name, &wq);
+		dentry = fur_d_alloc_parallel(parent, &name, &wq);
 		if (IS_ERR(dentry))
 			goto forget;
 	}

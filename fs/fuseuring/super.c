@@ -227,7 +227,7 @@ static const struct super_operations fur_super_operations = {
 #ifdef FUR_HAVE_FILE_C
 	.write_inode	= fur_write_inode,
 #endif
-	.drop_inode	= generic_delete_inode,
+	.drop_inode	= fur_drop_inode,
 	.umount_begin	= fur_umount_begin,
 	.statfs		= fur_statfs,
 	.show_options	= fur_show_options,
@@ -300,7 +300,7 @@ static int fur_fill_super(struct super_block *sb, struct fs_context *fsc)
 	if (!sb->s_root)
 		return -ENOMEM;
 	/* Set after the root: the root dentry is never revalidated. */
-	sb->s_d_op = &fur_dentry_operations;
+	fur_set_default_d_op(sb, &fur_dentry_operations);
 
 	err = fur_install_dev(ctx->dev, fc);
 	if (err)

@@ -191,7 +191,7 @@ static const struct xattr_handler fur_xattr_handler = {
 	.set	= fur_xattr_set,
 };
 
-const struct xattr_handler * const fur_xattr_handlers[] = {
+const struct xattr_handler *FUR_S_XATTR_CONST fur_xattr_handlers[] = {
 	&fur_xattr_handler,
 	NULL,
 };

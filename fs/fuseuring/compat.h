@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The VFS, folio and io_uring interfaces fuseuring uses moved between
+ * 6.1, 6.12 and 7.3.  This header is the only place that knows: the
+ * build tests the kernel for each change (conftest.sh writes the
+ * FUR_HAVE_* bits into features.h) and this header gives the rest of
+ * the module one spelling for each interface.  Tested by building
+ * against, and running on, Debian's 6.1, 6.12 and 7.3.
+ */
+#ifndef _FS_FUSEURING_COMPAT_H
+#define _FS_FUSEURING_COMPAT_H
+
+#include <linux/fs.h>
+#include <linux/dcache.h>
+#include <linux/magic.h>
+
+/* FUR_HAVE_*: what fs/fuseuring/conftest.sh found in this kernel. */
+#include "features.h"
+
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC	0x65735546
+#endif
+
+/*
+ * Before 6.3 the inode operations took the mount's user namespace where
+ * they now take its idmap; both are "no mapping" for fuseuring, which
+ * does not allow idmapped mounts.
+ */
+#if !FUR_HAVE_MNT_IDMAP
+#define mnt_idmap	user_namespace
+#define nop_mnt_idmap	init_user_ns
+#endif
+
+#if FUR_HAVE_CONST_S_XATTR
+#define FUR_S_XATTR_CONST const
+#else
+#define FUR_S_XATTR_CONST
+#endif
+
+static inline void fur_generic_fillattr(struct mnt_idmap *idmap,
+					u32 request_mask, struct inode *inode,
+					struct kstat *stat)
+{
+#if FUR_HAVE_FILLATTR_REQUEST_MASK
+	generic_fillattr(idmap, request_mask, inode, stat);
+#else
+	generic_fillattr(idmap, inode, stat);
+#endif
+}
+
+#if !FUR_HAVE_INODE_TIME_ACCESSORS
+static inline struct timespec64 inode_set_atime(struct inode *inode,
+						time64_t sec, long nsec)
+{
+	inode->i_atime = (struct timespec64){ .tv_sec = sec, .tv_nsec = nsec };
+	return inode->i_atime;
+}
+
+static inline struct timespec64 inode_set_mtime(struct inode *inode,
+						time64_t sec, long nsec)
+{
+	inode->i_mtime = (struct timespec64){ .tv_sec = sec, .tv_nsec = nsec };
+	return inode->i_mtime;
+}
+
+static inline struct timespec64 inode_get_mtime(const struct inode *inode)
+{
+	return inode->i_mtime;
+}
+
+static inline struct timespec64 inode_get_atime(const struct inode *inode)
+{
+	return inode->i_atime;
+}
+
+static inline struct timespec64 inode_set_mtime_to_ts(struct inode *inode,
+						      struct timespec64 ts)
+{
+	inode->i_mtime = ts;
+	return ts;
+}
+
+static inline struct timespec64 inode_set_atime_to_ts(struct inode *inode,
+						      struct timespec64 ts)
+{
+	inode->i_atime = ts;
+	return ts;
+}
+#endif
+
+/* True for an inode iget5_locked() has just made. */
+static inline bool fur_inode_is_new(struct inode *inode)
+{
+#if FUR_HAVE_INODE_STATE_ACCESSORS
+	return inode_state_read_once(inode) & I_NEW;
+#else
+	return inode->i_state & I_NEW;
+#endif
+}
+
+/* fuseuring never keeps an unused inode: the server holds the truth. */
+#if FUR_HAVE_INODE_JUST_DROP
+#define fur_drop_inode	inode_just_drop
+#else
+#define fur_drop_inode	generic_delete_inode
+#endif
+
+static inline void fur_set_default_d_op(struct super_block *sb,
+					const struct dentry_operations *ops)
+{
+#if FUR_HAVE_SET_DEFAULT_D_OP
+	set_default_d_op(sb, ops);
+#else
+	sb->s_d_op = ops;
+#endif
+}
+
+/* d_alloc_parallel() lost its wait queue: the dcache has its own now. */
+static inline struct dentry *fur_d_alloc_parallel(struct dentry *parent,
+						  const struct qstr *name,
+						  wait_queue_head_t *wq)
+{
+#if FUR_HAVE_D_ALLOC_PARALLEL_NO_WQ
+	return d_alloc_parallel(parent, name);
+#else
+	return d_alloc_parallel(parent, name, wq);
+#endif
+}
+
+#endif /* _FS_FUSEURING_COMPAT_H */
