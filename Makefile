@@ -42,10 +42,10 @@ MODULE_SRC = Kbuild dkms.conf include/uapi/linux/fuseuring.h \
 	     $(filter-out fs/fuseuring/features.h, \
 			  $(wildcard fs/fuseuring/*.c fs/fuseuring/*.h))
 
-.PHONY: all deps module lib mount-helper selftests check check-all \
-	checkpatch clean dkms-source
+.PHONY: all deps module lib mount-helper bench-tools selftests check \
+	check-all bench checkpatch clean dkms-source
 
-all: module lib mount-helper selftests
+all: module lib mount-helper bench-tools selftests
 
 deps: $(DEPS)
 
@@ -66,6 +66,9 @@ lib: $(DEPS)
 mount-helper: $(DEPS)
 	$(MAKE) -C tools/mount
 
+bench-tools:
+	$(MAKE) -C tools/bench
+
 # The selftests need the kselftest harness from the cache, whatever KDIR.
 selftests: $(CACHE)/.deps-$(KVER) lib mount-helper
 	$(MAKE) -C $(SELFTESTS)
@@ -79,6 +82,10 @@ check-all:
 		echo "# ===== make check KVER=$$k"; \
 		$(MAKE) --no-print-directory check KVER=$$k || status=1; \
 	done; exit $$status
+
+# Side-by-side benchmarks in guests (tools/bench/bench.sh).
+bench: all
+	tools/bench/bench.sh
 
 checkpatch: $(DEPS)
 	$(VM)/checkpatch.sh
@@ -94,4 +101,5 @@ clean:
 	rm -rf build
 	$(MAKE) -C lib clean
 	$(MAKE) -C tools/mount clean
+	$(MAKE) -C tools/bench clean
 	$(MAKE) -C $(SELFTESTS) clean

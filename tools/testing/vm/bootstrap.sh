@@ -16,7 +16,8 @@ TOP=$(cd "$(dirname "$0")/../../.." && pwd)
 KVER=${1:-$DEFAULT_KVER}
 CACHE=${FUSEURING_CACHE:-$TOP/.cache}
 PKGS="gcc make bc qemu-system-x86 busybox-static cpio kmod xz-utils zstd
-      liburing-dev libfuse3-dev fuse3 pahole fio python3 pkg-config dkms"
+      liburing-dev libfuse3-dev fuse3 pahole fio python3 pkg-config dkms
+      python3-matplotlib"
 
 log() { echo "bootstrap: $*" >&2; }
 

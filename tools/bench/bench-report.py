@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""bench-report.py RESULTS.json [CHART.png]: print the benchmark tables
+(absolute figures, and ratios against the classic peer kernel-fuse and
+against tmpfs) as markdown, and draw the ratios as a bar chart."""
+
+import json
+import sys
+
+TRANSPORTS = ["tmpfs", "kernel-fuse", "kernel-fuse-uring", "fuseuring-classic",
+              "fuseuring-ring", "fuseuring-bufpool", "fuseuring-zerocopy"]
+LOWER_IS_BETTER = {"us"}
+
+
+def ratio(rec, ref):
+    """How many times better rec is than ref (>1: rec is better)."""
+    if not ref or not rec or not ref["value"] or not rec["value"]:
+        return None
+    if rec["unit"] in LOWER_IS_BETTER:
+        return ref["value"] / rec["value"]
+    return rec["value"] / ref["value"]
+
+
+def fmt(v, digits=2):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def tables(records):
+    out = []
+    for kernel in sorted({r["kernel"] for r in records}):
+        recs = [r for r in records if r["kernel"] == kernel]
+        by = {(r["workload"], r["transport"]): r for r in recs}
+        ts = [t for t in TRANSPORTS if any(r["transport"] == t for r in recs)]
+        wls = []
+        for r in recs:
+            if r["workload"] not in wls:
+                wls.append(r["workload"])
+        out.append(f"### Kernel {kernel}: absolute (median of runs)\n")
+        out.append("| workload | unit | " + " | ".join(ts) + " |")
+        out.append("|---|---|" + "---:|" * len(ts))
+        for wl in wls:
+            unit = next(r["unit"] for r in recs if r["workload"] == wl)
+            cells = [fmt(by[(wl, t)]["value"], 1) if (wl, t) in by else "-"
+                     for t in ts]
+            out.append(f"| {wl} | {unit} | " + " | ".join(cells) + " |")
+        for ref in ("kernel-fuse", "tmpfs"):
+            if ref not in ts:
+                continue
+            others = [t for t in ts if t != ref]
+            out.append(f"\n### Kernel {kernel}: ratio against {ref} "
+                       "(>1 is better; latency inverted)\n")
+            out.append("| workload | " + " | ".join(others) + " |")
+            out.append("|---|" + "---:|" * len(others))
+            for wl in wls:
+                cells = [fmt(ratio(by.get((wl, t)), by.get((wl, ref))))
+                         for t in others]
+                out.append(f"| {wl} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def chart(records, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("bench-report: no matplotlib, no chart", file=sys.stderr)
+        return
+    kernels = sorted({r["kernel"] for r in records})
+    fig, axes = plt.subplots(len(kernels), 1, squeeze=False,
+                             figsize=(14, 5 * len(kernels)))
+    for ax, kernel in zip(axes[:, 0], kernels):
+        recs = [r for r in records if r["kernel"] == kernel]
+        by = {(r["workload"], r["transport"]): r for r in recs}
+        wls = []
+        for r in recs:
+            if r["workload"] not in wls:
+                wls.append(r["workload"])
+        ts = [t for t in TRANSPORTS if t != "kernel-fuse" and
+              any(r["transport"] == t for r in recs)]
+        width = 0.8 / max(len(ts), 1)
+        for i, t in enumerate(ts):
+            vals = [ratio(by.get((wl, t)), by.get((wl, "kernel-fuse"))) or 0
+                    for wl in wls]
+            ax.bar([x + i * width for x in range(len(wls))], vals, width,
+                   label=t)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(wls))])
+        ax.set_xticklabels(wls, rotation=60, ha="right", fontsize=8)
+        ax.set_ylabel("ratio against kernel-fuse")
+        ax.set_title(f"fuseuring benchmarks, kernel {kernel}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main():
+    records = json.load(open(sys.argv[1]))
+    print(tables(records))
+    if len(sys.argv) > 2:
+        chart(records, sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()
