@@ -15,6 +15,7 @@ export FUSEURING_KO=${FUSEURING_KO:-$PWD/fuseuring.ko}
 # name:timeout-seconds, in the order they must run.
 TESTS=(
 	module_basic:60
+	kill_classic:300
 )
 
 pass=0 fail=0 skip=0

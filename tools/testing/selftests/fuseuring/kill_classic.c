@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A server that dies, or a mount that is torn down, while callers wait on
+ * the classic transport: every caller returns promptly with ENOTCONN (or
+ * EIO), umount works, nothing leaks, and the module can be unloaded.
+ * The server is raw_server.h's, so the test controls what it holds.
+ *
+ * FUSEURING_KO names the module to load when it is not loaded.
+ */
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+#include "raw_server.h"
+
+#define CALLER_LIMIT	5.0	/* seconds a caller may take to return */
+
+FIXTURE(classic) {
+	char mnt[64];
+};
+
+FIXTURE_SETUP(classic)
+{
+	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
+
+	if (access("/sys/module/fuseuring", F_OK)) {
+		int fd = open(ko, O_RDONLY | O_CLOEXEC);
+
+		ASSERT_LE(0, fd) TH_LOG("open %s: %s", ko, strerror(errno));
+		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0))
+			TH_LOG("load %s: %s", ko, strerror(errno));
+		close(fd);
+	}
+	strcpy(self->mnt, "/tmp/kill.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->mnt));
+}
+
+FIXTURE_TEARDOWN(classic)
+{
+	umount2(self->mnt, MNT_DETACH);
+	rmdir(self->mnt);
+}
+
+/*
+ * Serve fd: answer the defaults, hold every LOOKUP of a name that starts
+ * with "hold" (no reply), and write a byte to ready once `hold` of them
+ * are held.  With exit_before_init, read INIT and exit.
+ */
+static void serve(int fd, int ready, int hold, int exit_before_init)
+{
+	char *buf = malloc(RAW_BUFSIZE);
+	struct raw_req req = {};
+	int held = 0;
+
+	while (buf && !raw_read(fd, buf, &req)) {
+		if (req.h.opcode == FUSE_INIT && exit_before_init)
+			_exit(0);
+		if (req.h.opcode == FUSE_LOOKUP &&
+		    !strncmp(req.arg, "hold", 4)) {
+			if (++held == hold && write(ready, "h", 1) != 1)
+				_exit(1);
+			continue;
+		}
+		raw_default(fd, &req);
+	}
+	_exit(0);
+}
+
+static pid_t start_server(const char *mnt, int *ready_rd, int hold,
+			  int exit_before_init)
+{
+	int fd = raw_mount(mnt, NULL), p[2];
+	pid_t pid;
+
+	if (fd < 0 || pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		serve(fd, p[1], hold, exit_before_init);
+	}
+	/* Only the server may keep the device open: its death is the test. */
+	close(fd);
+	close(p[1]);
+	*ready_rd = p[0];
+	return pid;
+}
+
+/* A caller: stat(path); exits 0 on ENOTCONN/EIO, 1 on success, 2 else. */
+static pid_t start_caller(const char *mnt, const char *name, int i)
+{
+	char path[128];
+	struct stat st;
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	snprintf(path, sizeof(path), "%s/%s%d", mnt, name, i);
+	if (!stat(path, &st))
+		_exit(1);
+	_exit(errno == ENOTCONN || errno == EIO ? 0 : 2);
+}
+
+/* Wait for the callers, all within CALLER_LIMIT of now; # that failed. */
+static int wait_callers(pid_t *pids, int n, int want)
+{
+	double t0 = raw_now();
+	int i, bad = 0, st;
+
+	for (i = 0; i < n; i++) {
+		double left = CALLER_LIMIT - (raw_now() - t0);
+
+		st = raw_wait(pids[i], left > 0 ? left : 0.01);
+		if (st != want) {
+			fprintf(stderr, "# caller %d: status %d (want %d; -1: still waiting after %.0f s)\n",
+				i, st, want, CALLER_LIMIT);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+static int wait_ready(int rd, double limit)
+{
+	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	double t0 = raw_now();
+	char c;
+
+	fcntl(rd, F_SETFL, O_NONBLOCK);
+	while (read(rd, &c, 1) != 1) {
+		if (raw_now() - t0 > limit)
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+TEST_F(classic, kill_64_in_flight)
+{
+	pid_t server, callers[64];
+	int ready, i;
+
+	server = start_server(self->mnt, &ready, 64, 0);
+	ASSERT_LT(0, server);
+	for (i = 0; i < 64; i++)
+		callers[i] = start_caller(self->mnt, "hold", i);
+	ASSERT_EQ(0, wait_ready(ready, 30))
+		TH_LOG("the server never held 64 requests");
+	ASSERT_EQ(0, kill(server, SIGKILL));
+	EXPECT_EQ(0, wait_callers(callers, 64, 0));
+	waitpid(server, NULL, 0);
+	EXPECT_EQ(0, umount(self->mnt)) TH_LOG("umount: %s", strerror(errno));
+}
+
+TEST_F(classic, kill_before_init)
+{
+	pid_t server, caller;
+	int ready;
+
+	server = start_server(self->mnt, &ready, 1, 1);
+	ASSERT_LT(0, server);
+	caller = start_caller(self->mnt, "any", 0);
+	EXPECT_EQ(0, wait_callers(&caller, 1, 0));
+	waitpid(server, NULL, 0);
+	EXPECT_EQ(0, umount(self->mnt)) TH_LOG("umount: %s", strerror(errno));
+}
+
+TEST_F(classic, kill_idle_then_use)
+{
+	struct stat st;
+	pid_t server;
+	int ready;
+
+	server = start_server(self->mnt, &ready, 1, 0);
+	ASSERT_LT(0, server);
+	ASSERT_EQ(0, stat(self->mnt, &st)) TH_LOG("stat: %s", strerror(errno));
+	ASSERT_EQ(0, kill(server, SIGKILL));
+	waitpid(server, NULL, 0);
+	EXPECT_EQ(-1, stat(self->mnt, &st));
+	EXPECT_EQ(ENOTCONN, errno);
+	EXPECT_EQ(0, umount(self->mnt)) TH_LOG("umount: %s", strerror(errno));
+}
+
+TEST_F(classic, kill_umount_force_in_flight)
+{
+	pid_t server, callers[16];
+	int ready, i, st;
+
+	server = start_server(self->mnt, &ready, 16, 0);
+	ASSERT_LT(0, server);
+	for (i = 0; i < 16; i++)
+		callers[i] = start_caller(self->mnt, "hold", i);
+	ASSERT_EQ(0, wait_ready(ready, 30));
+	/* Forced: the connection is aborted whatever the server does. */
+	umount2(self->mnt, MNT_FORCE);
+	EXPECT_EQ(0, wait_callers(callers, 16, 0));
+	/* The server learns from its device that the mount is gone. */
+	st = raw_wait(server, CALLER_LIMIT);
+	EXPECT_EQ(0, st) TH_LOG("server status %d (-1: still running)", st);
+	if (!access(self->mnt, F_OK))
+		umount(self->mnt);
+}
+
+TEST_F(classic, kill_umount_lazy_in_flight)
+{
+	pid_t server, callers[16];
+	int ready, i;
+
+	server = start_server(self->mnt, &ready, 16, 0);
+	ASSERT_LT(0, server);
+	for (i = 0; i < 16; i++)
+		callers[i] = start_caller(self->mnt, "hold", i);
+	ASSERT_EQ(0, wait_ready(ready, 30));
+	/* Detached, the mount lives on for its callers until they return. */
+	ASSERT_EQ(0, umount2(self->mnt, MNT_DETACH));
+	ASSERT_EQ(0, kill(server, SIGKILL));
+	EXPECT_EQ(0, wait_callers(callers, 16, 0));
+	waitpid(server, NULL, 0);
+}
+
+TEST_F(classic, kill_one_of_two_mounts)
+{
+	char mnt2[64] = "/tmp/kill2.XXXXXX";
+	pid_t a, b, callers[8], other;
+	int ready_a, ready_b, i;
+	struct stat st;
+
+	ASSERT_NE(NULL, mkdtemp(mnt2));
+	a = start_server(self->mnt, &ready_a, 8, 0);
+	b = start_server(mnt2, &ready_b, 1000, 0);
+	ASSERT_LT(0, a);
+	ASSERT_LT(0, b);
+	for (i = 0; i < 8; i++)
+		callers[i] = start_caller(self->mnt, "hold", i);
+	ASSERT_EQ(0, wait_ready(ready_a, 30));
+	ASSERT_EQ(0, kill(a, SIGKILL));
+	EXPECT_EQ(0, wait_callers(callers, 8, 0));
+	waitpid(a, NULL, 0);
+	/* The other mount's server answers as before: ENOENT from it. */
+	for (i = 0; i < 100; i++) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/none%d", mnt2, i);
+		ASSERT_EQ(-1, stat(path, &st));
+		ASSERT_EQ(ENOENT, errno);
+	}
+	ASSERT_EQ(0, stat(mnt2, &st));
+	other = fork();
+	if (other == 0)
+		_exit(stat(mnt2, &st) ? 1 : 0);
+	EXPECT_EQ(0, raw_wait(other, CALLER_LIMIT));
+	EXPECT_EQ(0, umount(self->mnt));
+	EXPECT_EQ(0, umount(mnt2));
+	EXPECT_EQ(0, raw_wait(b, CALLER_LIMIT));
+	rmdir(mnt2);
+}
+
+static long meminfo_kib(const char *key)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			v = atol(line + strlen(key));
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static long settle_slab(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+	sync();
+	if (fd >= 0) {
+		if (write(fd, "3", 1) != 1)
+			perror("drop_caches");
+		close(fd);
+	}
+	return meminfo_kib("Slab:");
+}
+
+static int lookup_fails_enoent(const char *mnt)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/none", mnt);
+	return stat(path, &st) && errno == ENOENT;
+}
+
+/* One mount, INIT, a few requests, and an unmount or a killed server. */
+static int cycle(const char *mnt, int kill_it)
+{
+	struct stat st;
+	pid_t server;
+	int ready;
+
+	server = start_server(mnt, &ready, 1000, 0);
+	if (server < 0)
+		return -1;
+	close(ready);
+	if (stat(mnt, &st) || !lookup_fails_enoent(mnt))
+		return -1;
+	if (kill_it) {
+		kill(server, SIGKILL);
+		waitpid(server, NULL, 0);
+		if (!stat(mnt, &st) || errno != ENOTCONN)
+			return -1;
+		return umount(mnt);
+	}
+	if (umount(mnt))
+		return -1;
+	return raw_wait(server, CALLER_LIMIT);
+}
+
+#define CYCLES		1000
+/*
+ * The stated tolerances for 1000 cycles: 2 MiB of slab, 12 MiB of
+ * available memory (per-CPU page lists alone move it by ~6 MiB in a
+ * 2 GiB guest), so a leak of more than 12 KiB a cycle fails.
+ */
+#define SLAB_SLACK_KIB	2048
+#define AVAIL_SLACK_KIB	(12 * 1024)
+
+TEST_F(classic, kill_mount_cycles_leak_nothing)
+{
+	long slab0, slab1, free0, free1;
+	int i;
+
+	for (i = 0; i < 20; i++)	/* warm the caches up */
+		ASSERT_EQ(0, cycle(self->mnt, i & 1));
+	slab0 = settle_slab();
+	free0 = meminfo_kib("MemAvailable:");
+	for (i = 0; i < CYCLES; i++)
+		ASSERT_EQ(0, cycle(self->mnt, i & 1)) TH_LOG("cycle %d", i);
+	slab1 = settle_slab();
+	free1 = meminfo_kib("MemAvailable:");
+	TH_LOG("%d cycles: slab %ld -> %ld KiB, available %ld -> %ld KiB",
+	       CYCLES, slab0, slab1, free0, free1);
+	EXPECT_GT(slab0 + SLAB_SLACK_KIB, slab1);
+	EXPECT_GT(free1 + AVAIL_SLACK_KIB, free0);
+	/* Every mount and device reference is gone: nothing pins the module. */
+	{
+		FILE *f = fopen("/sys/module/fuseuring/refcnt", "r");
+		int refs = -1;
+
+		ASSERT_NE(NULL, f);
+		ASSERT_EQ(1, fscanf(f, "%d", &refs));
+		fclose(f);
+		EXPECT_EQ(0, refs);
+	}
+}
+
+TEST_HARNESS_MAIN
