@@ -64,10 +64,13 @@ static void fur_lookup_init(struct fur_conn *fc, struct fur_args *args,
 	args->out_args[0].value = outarg;
 }
 
+/*
+ * The root has no name in any directory: a server that answers a child
+ * with the root's id would give the root a second parent.
+ */
 static bool fur_bad_entry(struct fuse_entry_out *o)
 {
-	return fur_invalid_attr(&o->attr) ||
-	       (o->nodeid == FUSE_ROOT_ID && o->generation != 0);
+	return fur_invalid_attr(&o->attr) || o->nodeid == FUSE_ROOT_ID;
 }
 
 /*

@@ -62,7 +62,7 @@ static int fur_direntplus_link(struct file *file,
 
 	if (!o->nodeid || fur_is_dot(dirent->name, dirent->namelen))
 		return 0;
-	if (fur_invalid_attr(&o->attr))
+	if (fur_invalid_attr(&o->attr) || o->nodeid == FUSE_ROOT_ID)
 		return -EIO;
 	attr_valid = fur_time_to_jiffies(o->attr_valid, o->attr_valid_nsec);
 

@@ -324,7 +324,7 @@ static int cycle(const char *mnt, int kill_it)
 #define SLAB_SLACK_KIB	2048
 #define AVAIL_SLACK_KIB	(12 * 1024)
 
-TEST_F(classic, kill_mount_cycles_leak_nothing)
+TEST_F_TIMEOUT(classic, kill_mount_cycles_leak_nothing, 300)
 {
 	long slab0, slab1, free0, free1;
 	int i;

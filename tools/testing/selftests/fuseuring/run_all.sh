@@ -16,6 +16,7 @@ export FUSEURING_KO=${FUSEURING_KO:-$PWD/fuseuring.ko}
 TESTS=(
 	module_basic:60
 	kill_classic:300
+	fuzz_classic:900
 )
 
 pass=0 fail=0 skip=0
