@@ -17,6 +17,7 @@ TESTS=(
 	module_basic:60
 	kill_classic:300
 	fuzz_classic:900
+	priv_classic:120
 )
 
 pass=0 fail=0 skip=0

@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Who may do what with fuseuring, on the classic transport:
+ * - anyone may open /dev/fuseuring (mode 0666, like /dev/fuse): a server
+ *   needs no privilege until it mounts;
+ * - mounting needs CAP_SYS_ADMIN in the initial user namespace (the
+ *   filesystem type has no FS_USERNS_MOUNT);
+ * - without allow_other only the mounting user may use the mount; with
+ *   default_permissions the kernel checks modes before the server sees a
+ *   request;
+ * - what the module writes to the server carries no stale kernel bytes
+ *   (padding and unused fields are zero);
+ * - a server's bad buffer pointers get EFAULT, never a kernel access
+ *   outside them.
+ */
+#include <grp.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+
+#include "kselftest_harness.h"
+#include "raw_server.h"
+
+#define NOBODY	65534
+
+struct priv_stats {
+	long opendir_by_nobody;
+	long nonzero_padding;
+	long checked;
+	char why[160];
+};
+
+static struct priv_stats *ps;
+
+FIXTURE(classic) {
+	char mnt[64];
+	pid_t server;
+};
+
+FIXTURE_SETUP(classic)
+{
+	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
+
+	if (access("/sys/module/fuseuring", F_OK)) {
+		int fd = open(ko, O_RDONLY | O_CLOEXEC);
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0));
+		close(fd);
+	}
+	ps = mmap(NULL, sizeof(*ps), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ps);
+	strcpy(self->mnt, "/tmp/priv.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->mnt));
+	ASSERT_EQ(0, chmod(self->mnt, 0755));
+	self->server = 0;
+}
+
+FIXTURE_TEARDOWN(classic)
+{
+	umount2(self->mnt, MNT_DETACH);
+	if (self->server > 0)
+		raw_wait(self->server, 5);
+	rmdir(self->mnt);
+}
+
+/* Run fn in a child as nobody; returns the child's exit status. */
+static int as_nobody(int (*fn)(const char *), const char *arg)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(100);
+		_exit(fn(arg));
+	}
+	return raw_wait(pid, 10);
+}
+
+static void mark(int cond, const char *what, long v)
+{
+	ps->checked++;
+	if (!cond) {
+		if (!ps->nonzero_padding)
+			snprintf(ps->why, sizeof(ps->why), "%s: %ld", what, v);
+		ps->nonzero_padding++;
+	}
+}
+
+/* The bytes of what the kernel sent that must be zero. */
+static void check_padding(const struct raw_req *req)
+{
+	const void *a = req->arg;
+
+	mark(!req->h.padding, "in_header.padding", req->h.padding);
+	mark(!req->h.total_extlen, "in_header.total_extlen", req->h.total_extlen);
+	switch (req->h.opcode) {
+	case FUSE_INIT: {
+		const struct fuse_init_in *in = a;
+		size_t i;
+
+		for (i = 0; i < sizeof(in->unused) / sizeof(in->unused[0]); i++)
+			mark(!in->unused[i], "init_in.unused", i);
+		break;
+	}
+	case FUSE_GETATTR: {
+		const struct fuse_getattr_in *in = a;
+
+		mark(!in->dummy, "getattr_in.dummy", in->dummy);
+		break;
+	}
+	case FUSE_MKNOD: {
+		const struct fuse_mknod_in *in = a;
+
+		mark(!in->padding, "mknod_in.padding", in->padding);
+		break;
+	}
+	case FUSE_RENAME2: {
+		const struct fuse_rename2_in *in = a;
+
+		mark(!in->padding, "rename2_in.padding", in->padding);
+		break;
+	}
+	case FUSE_SETATTR: {
+		const struct fuse_setattr_in *in = a;
+
+		mark(!in->padding, "setattr_in.padding", in->padding);
+		mark(!in->unused4, "setattr_in.unused4", in->unused4);
+		mark(!in->unused5, "setattr_in.unused5", in->unused5);
+		break;
+	}
+	case FUSE_OPENDIR: {
+		const struct fuse_open_in *in = a;
+
+		mark(!in->open_flags, "open_in.open_flags", in->open_flags);
+		break;
+	}
+	case FUSE_READDIR:
+	case FUSE_READDIRPLUS: {
+		const struct fuse_read_in *in = a;
+
+		mark(!in->padding, "read_in.padding", in->padding);
+		break;
+	}
+	case FUSE_GETXATTR:
+	case FUSE_LISTXATTR: {
+		const struct fuse_getxattr_in *in = a;
+
+		mark(!in->padding, "getxattr_in.padding", in->padding);
+		break;
+	}
+	}
+}
+
+/*
+ * A small tree: "open" (dir 0755) and "secret" (dir 0700, root's), and
+ * any other name makes a new directory owned by the caller.
+ */
+static void serve(int fd)
+{
+	char *buf = malloc(RAW_BUFSIZE);
+	struct fuse_entry_out e;
+	struct fuse_attr_out ao;
+	struct raw_req req = {};
+
+	while (buf && !raw_read(fd, buf, &req)) {
+		check_padding(&req);
+		switch (req.h.opcode) {
+		case FUSE_LOOKUP:
+			memset(&e, 0, sizeof(e));
+			if (!strcmp(req.arg, "open") || !strcmp(req.arg, "secret")) {
+				e.nodeid = req.arg[0] == 'o' ? 2 : 3;
+				raw_fill_attr(&e.attr, e.nodeid, S_IFDIR |
+					      (e.nodeid == 2 ? 0755 : 0700));
+				raw_reply(fd, req.h.unique, 0, &e, sizeof(e));
+			} else {
+				raw_reply(fd, req.h.unique, -ENOENT, NULL, 0);
+			}
+			continue;
+		case FUSE_GETATTR:
+		case FUSE_SETATTR:
+			memset(&ao, 0, sizeof(ao));
+			raw_fill_attr(&ao.attr, req.h.nodeid, S_IFDIR |
+				      (req.h.nodeid == 3 ? 0700 : 0755));
+			raw_reply(fd, req.h.unique, 0, &ao, sizeof(ao));
+			continue;
+		case FUSE_MKDIR:
+		case FUSE_MKNOD:
+			memset(&e, 0, sizeof(e));
+			e.nodeid = 10;
+			raw_fill_attr(&e.attr, 10, req.h.opcode == FUSE_MKDIR ?
+				      S_IFDIR | 0755 : S_IFIFO | 0644);
+			raw_reply(fd, req.h.unique, 0, &e, sizeof(e));
+			continue;
+		case FUSE_RENAME2:
+		case FUSE_GETXATTR:
+			raw_reply(fd, req.h.unique, -ENODATA, NULL, 0);
+			continue;
+		case FUSE_OPENDIR:
+			if (req.h.uid == NOBODY)
+				ps->opendir_by_nobody++;
+			break;
+		}
+		raw_default(fd, &req);
+	}
+	_exit(0);
+}
+
+static int start(struct __test_metadata *_metadata, FIXTURE_DATA(classic) *self,
+		 const char *opts)
+{
+	int fd = raw_mount(self->mnt, opts);
+
+	if (fd < 0) {
+		TH_LOG("mount: %s", strerror(-fd));
+		return -1;
+	}
+	self->server = fork();
+	if (self->server == 0)
+		serve(fd);
+	close(fd);
+	return 0;
+}
+
+static int open_device(const char *unused)
+{
+	int fd = open(raw_dev(), O_RDWR);
+
+	(void)unused;
+	return fd < 0 ? errno : 0;
+}
+
+static int mount_it(const char *mnt)
+{
+	int fd = open(raw_dev(), O_RDWR);
+	char opts[128];
+
+	if (fd < 0)
+		return 101;
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=%d,group_id=%d",
+		 fd, NOBODY, NOBODY);
+	return mount("x", mnt, raw_fstype(), 0, opts) ? errno : 0;
+}
+
+static int mount_in_userns(const char *mnt)
+{
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS))
+		return errno == EPERM ? 102 : 103;
+	return mount_it(mnt);
+}
+
+static int stat_it(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? errno : 0;
+}
+
+static int opendir_it(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+TEST_F(classic, priv_device_opens_for_anyone)
+{
+	EXPECT_EQ(0, as_nobody(open_device, NULL));
+}
+
+TEST_F(classic, priv_mount_needs_cap_sys_admin)
+{
+	EXPECT_EQ(EPERM, as_nobody(mount_it, self->mnt));
+}
+
+TEST_F(classic, priv_no_mount_in_user_namespace)
+{
+	int st = as_nobody(mount_in_userns, self->mnt);
+
+	/* unshare() refuses CLONE_NEWUSER in a chroot, as the guest runs us. */
+	if (st == 102)
+		SKIP(return, "cannot make a user namespace here (EPERM: chrooted, or user namespaces are off)");
+	EXPECT_EQ(EPERM, st);
+}
+
+TEST_F(classic, priv_other_user_denied_without_allow_other)
+{
+	char path[128];
+
+	ASSERT_EQ(0, start(_metadata, self, NULL));
+	snprintf(path, sizeof(path), "%s/open", self->mnt);
+	EXPECT_EQ(0, stat_it(path));
+	EXPECT_EQ(EACCES, as_nobody(stat_it, path));
+	EXPECT_EQ(EACCES, as_nobody(stat_it, self->mnt));
+}
+
+TEST_F(classic, priv_allow_other_lets_other_users_in)
+{
+	char path[128];
+
+	ASSERT_EQ(0, start(_metadata, self, "allow_other"));
+	snprintf(path, sizeof(path), "%s/open", self->mnt);
+	EXPECT_EQ(0, as_nobody(stat_it, path));
+	EXPECT_EQ(0, as_nobody(opendir_it, path));
+	EXPECT_EQ(1, ps->opendir_by_nobody);
+}
+
+TEST_F(classic, priv_default_permissions_checked_in_kernel)
+{
+	char path[128];
+
+	ASSERT_EQ(0, start(_metadata, self, "allow_other,default_permissions"));
+	snprintf(path, sizeof(path), "%s/secret", self->mnt);
+	EXPECT_EQ(EACCES, as_nobody(opendir_it, path));
+	EXPECT_EQ(0, ps->opendir_by_nobody)
+		TH_LOG("the server saw an OPENDIR the kernel had to refuse");
+	EXPECT_EQ(0, opendir_it(path));
+}
+
+TEST_F(classic, priv_request_padding_is_zero)
+{
+	char path[160], path2[160], buf[16];
+	struct stat st;
+
+	ASSERT_EQ(0, start(_metadata, self, NULL));
+	snprintf(path, sizeof(path), "%s/open", self->mnt);
+	ASSERT_EQ(0, stat(path, &st));
+	ASSERT_EQ(0, opendir_it(path));
+	snprintf(path, sizeof(path), "%s/newdir", self->mnt);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/fifo", self->mnt);
+	mknod(path, S_IFIFO | 0644, 0);
+	snprintf(path2, sizeof(path2), "%s/open/b", self->mnt);
+	snprintf(path, sizeof(path), "%s/open", self->mnt);
+	syscall(SYS_renameat2, AT_FDCWD, path, AT_FDCWD, path2, 1);
+	chmod(path, 0700);
+	getxattr(path, "user.x", buf, sizeof(buf));
+	statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC, STATX_BASIC_STATS,
+	      &(struct statx){});
+	EXPECT_EQ(0, umount(self->mnt));
+	EXPECT_EQ(0, raw_wait(self->server, 5));
+	self->server = 0;
+	TH_LOG("%ld fields checked", ps->checked);
+	EXPECT_LT(20, ps->checked);
+	EXPECT_EQ(0, ps->nonzero_padding) TH_LOG("first: %s", ps->why);
+}
+
+static pid_t start_statx(const char *path)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct statx stx;
+
+		_exit(statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC,
+			    STATX_BASIC_STATS, &stx) ? errno : 0);
+	}
+	return pid;
+}
+
+/*
+ * A server's read into, and reply from, memory it does not own: EFAULT,
+ * the request ends with EIO for its caller, and the kernel carries on.
+ */
+TEST_F(classic, priv_server_bad_pointers_get_efault)
+{
+	int fd = raw_mount(self->mnt, NULL), st;
+	char *buf = malloc(RAW_BUFSIZE);
+	struct raw_req req = {};
+	struct fuse_out_header oh;
+	struct iovec iov[2];
+	void *unmapped;
+	pid_t caller;
+
+	ASSERT_LE(0, fd);
+	unmapped = mmap(NULL, 65536, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	ASSERT_NE(MAP_FAILED, unmapped);
+	ASSERT_EQ(0, raw_read(fd, buf, &req));
+	ASSERT_EQ(FUSE_INIT, req.h.opcode);
+	raw_default(fd, &req);
+
+	caller = start_statx(self->mnt);
+	EXPECT_EQ(-1, read(fd, unmapped, 65536));
+	EXPECT_EQ(EFAULT, errno);
+	st = raw_wait(caller, 5);
+	EXPECT_EQ(EIO, st) TH_LOG("caller status %d (-1: hung)", st);
+
+	caller = start_statx(self->mnt);
+	ASSERT_EQ(0, raw_read(fd, buf, &req));
+	EXPECT_EQ(FUSE_GETATTR, req.h.opcode);
+	oh = (struct fuse_out_header){
+		.len = sizeof(oh) + sizeof(struct fuse_attr_out),
+		.unique = req.h.unique,
+	};
+	iov[0] = (struct iovec){ &oh, sizeof(oh) };
+	iov[1] = (struct iovec){ unmapped, sizeof(struct fuse_attr_out) };
+	EXPECT_EQ(-1, writev(fd, iov, 2));
+	EXPECT_EQ(EFAULT, errno);
+	st = raw_wait(caller, 5);
+	EXPECT_EQ(EIO, st) TH_LOG("caller status %d (-1: hung)", st);
+
+	/* And the connection still works for a good reply. */
+	caller = start_statx(self->mnt);
+	ASSERT_EQ(0, raw_read(fd, buf, &req));
+	raw_default(fd, &req);
+	EXPECT_EQ(0, raw_wait(caller, 5));
+	close(fd);
+	free(buf);
+}
+
+TEST_HARNESS_MAIN
