@@ -67,6 +67,14 @@ int fur_t(struct inode *i) { return inode_state_read_once(i) & I_NEW; }' &
 feature D_ALLOC_PARALLEL_NO_WQ "linux/fs.h linux/dcache.h" '
 struct dentry *(*fur_t)(struct dentry *,
 			const struct qstr *) = d_alloc_parallel;' &
+feature URING_CMD_CANCEL "linux/io_uring/cmd.h" '
+static void fur_cb(struct io_uring_cmd *c, unsigned int f) {}
+void fur_t(struct io_uring_cmd *c, unsigned int f)
+{
+	io_uring_cmd_mark_cancelable(c, f);
+	io_uring_cmd_complete_in_task(c, fur_cb);
+	io_uring_cmd_done(c, 0, 0, f | IO_URING_F_TASK_DEAD);
+}' &
 wait
 
 if [ "$(cat "$tmp/BASELINE.res")" != 1 ]; then

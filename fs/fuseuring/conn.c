@@ -85,6 +85,7 @@ void fur_conn_put(struct fur_conn *fc)
 {
 	if (!refcount_dec_and_test(&fc->count))
 		return;
+	fur_uring_destroy(fc);
 	if (fc->release)
 		fc->release(fc);
 	put_pid_ns(fc->pid_ns);
@@ -198,7 +199,7 @@ int fur_send_init(struct fur_mount *fm)
 		FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
 		FUSE_WRITEBACK_CACHE | FUSE_PARALLEL_DIROPS |
 		FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS |
-		FUSE_HANDLE_KILLPRIV_V2 | FUSE_INIT_EXT;
+		FUSE_HANDLE_KILLPRIV_V2 | FUSE_INIT_EXT | FUR_URING_INIT_FLAGS;
 	ia->in.flags = flags;
 	ia->in.flags2 = flags >> 32;
 

@@ -480,6 +480,9 @@ const struct file_operations fur_dev_fops = {
 	.release	= fur_dev_release,
 	.fasync		= fur_dev_fasync,
 	.llseek		= noop_llseek,
+#if FUR_HAVE_URING_CMD_CANCEL
+	.uring_cmd	= fur_uring_cmd,
+#endif
 };
 EXPORT_SYMBOL_GPL(fur_dev_fops);
 

@@ -424,6 +424,25 @@ struct fur_req *fur_request_find(struct fur_pqueue *fpq, u64 unique);
 /* 0 if the error of a reply is in (-512, 0]. */
 int fur_reply_header_valid(const struct fuse_out_header *oh);
 
+/*
+ * dev_uring.c: the io_uring transport, on kernels whose uring_cmd
+ * interface it knows (FUR_HAVE_URING_CMD_CANCEL); elsewhere the device has
+ * no .uring_cmd and INIT does not offer FUSE_OVER_IO_URING.
+ */
+struct io_uring_cmd;
+#if FUR_HAVE_URING_CMD_CANCEL
+#define FUR_URING_INIT_FLAGS	FUSE_OVER_IO_URING
+int fur_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+void fur_uring_destroy(struct fur_conn *fc);
+void fur_uring_init(void);
+void fur_uring_exit(void);
+#else
+#define FUR_URING_INIT_FLAGS	0
+static inline void fur_uring_destroy(struct fur_conn *fc) {}
+static inline void fur_uring_init(void) {}
+static inline void fur_uring_exit(void) {}
+#endif
+
 /* notify.c: a message with unique 0 from the server. */
 int fur_notify(struct fur_conn *fc, int code, unsigned int size,
 	       struct iov_iter *from);

@@ -25,6 +25,7 @@ static int __init fuseuring_init(void)
 	err = fur_dev_init();
 	if (err)
 		goto out_fs;
+	fur_uring_init();
 
 	pr_info("fuseuring: FUSE %d.%d, /dev/%s\n", FUSEURING_KERNEL_VERSION,
 		FUSEURING_KERNEL_MINOR_VERSION, FUSEURING_DEV_NAME);
@@ -42,6 +43,7 @@ out_req:
 static void __exit fuseuring_exit(void)
 {
 	fur_dev_exit();
+	fur_uring_exit();
 	unregister_filesystem(&fur_fs_type);
 	fur_inode_cache_exit();
 	fur_req_exit();

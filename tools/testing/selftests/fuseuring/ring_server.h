@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A raw FUSE-over-io_uring server for the ring tests: INIT over the
+ * classic device (accepting FUSE_OVER_IO_URING), then REGISTER of entries
+ * and COMMIT_AND_FETCH by hand with liburing, so a test controls every
+ * command and does not depend on libfuseuring.
+ *
+ * The tree: the root (nodeid 1); LOOKUP of "dN" is a directory (nodeid
+ * 100 + N); "hold*" is never answered; "bad*" gets a reply of the wrong
+ * size; anything else is ENOENT.
+ */
+#ifndef RING_SERVER_H
+#define RING_SERVER_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <sys/sysinfo.h>
+
+#include "raw_server.h"
+
+#define RS_MAX_ENTS	64
+#define RS_PAYLOAD	(256 * 4096)	/* >= max_pages * PAGE_SIZE */
+
+struct rs_ent {
+	struct fuse_uring_req_header *hdr;
+	char *payload;
+	unsigned int qid;
+	int state;		/* 0 parked, 1 request, <0 its end */
+	uint64_t unique;	/* request the server holds */
+};
+
+struct rs {
+	int fd;
+	struct io_uring ring;
+	unsigned int nq, per_queue, nents;
+	struct rs_ent ents[RS_MAX_ENTS];
+	pthread_t classic, ringthr;
+	bool classic_running, ring_running;
+	volatile bool hold_all;	/* leave every request unanswered */
+	volatile int answered;
+	volatile int reg_state;	/* 1 registering, 0 done, <0 error */
+	unsigned int reg_per_queue;
+	char mnt[64];
+	char debugfs[128];
+};
+
+static inline unsigned int rs_param_queues(void)
+{
+	unsigned int n = 0;
+	FILE *f = fopen("/sys/module/fuseuring/parameters/ring_queues", "r");
+
+	if (f) {
+		if (fscanf(f, "%u", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	if (!n || n > (unsigned int)get_nprocs_conf())
+		n = get_nprocs_conf();
+	return n;
+}
+
+static inline int rs_set_param_queues(unsigned int n)
+{
+	FILE *f = fopen("/sys/module/fuseuring/parameters/ring_queues", "w");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "%u\n", n);
+	return fclose(f) ? -errno : 0;
+}
+
+/* Answer INIT, accepting the ring if uring is set. */
+static inline int rs_reply_init(int fd, const struct raw_req *req, bool uring)
+{
+	const struct fuse_init_in *in = (const void *)req->arg;
+	struct fuse_init_out out = {
+		.major = FUSE_KERNEL_VERSION,
+		.minor = in->minor,
+		.max_readahead = in->max_readahead,
+		.max_write = 128 * 1024,
+		.max_background = 64,
+		.congestion_threshold = 48,
+		.time_gran = 1,
+		.max_pages = 32,
+	};
+
+	out.flags = FUSE_INIT_EXT | FUSE_MAX_PAGES;
+	if (uring)
+		out.flags2 = (uint32_t)(FUSE_OVER_IO_URING >> 32);
+	return raw_reply(fd, req->h.unique, 0, &out, sizeof(out));
+}
+
+/* Read and answer INIT on the classic device. */
+static inline int rs_do_init(struct rs *s, bool uring)
+{
+	static char buf[RAW_BUFSIZE];
+	struct raw_req req = { 0 };
+	int err = raw_read(s->fd, buf, &req);
+
+	if (err)
+		return err;
+	if (req.h.opcode != FUSE_INIT)
+		return -EPROTO;
+	return rs_reply_init(s->fd, &req, uring);
+}
+
+/* The classic device: interrupts, forgets, and requests after fallback. */
+static inline void *rs_classic_loop(void *arg)
+{
+	struct rs *s = arg;
+	char *buf = malloc(RAW_BUFSIZE);
+	struct raw_req req = { 0 };
+
+	while (buf && raw_read(s->fd, buf, &req) == 0) {
+		if (req.h.opcode == FUSE_INIT)
+			rs_reply_init(s->fd, &req, true);
+		else
+			raw_default(s->fd, &req);
+	}
+	free(buf);
+	return NULL;
+}
+
+static inline int rs_mount(struct rs *s, const char *mnt)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->mnt, sizeof(s->mnt), "%s", mnt);
+	mkdir(mnt, 0755);
+	s->fd = raw_mount(mnt, NULL);
+	return s->fd < 0 ? s->fd : 0;
+}
+
+static inline int rs_ring_init(struct rs *s, unsigned int depth,
+			       unsigned int flags)
+{
+	return io_uring_queue_init(depth, &s->ring, flags);
+}
+
+static inline struct io_uring_sqe *rs_sqe(struct rs *s, int op, uint64_t data)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+
+	if (!sqe)
+		return NULL;
+	memset(sqe, 0, sizeof(*sqe));
+	if (s->ring.flags & IORING_SETUP_SQE128)
+		memset(sqe + 1, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = s->fd;
+	sqe->cmd_op = op;
+	sqe->user_data = data;
+	return sqe;
+}
+
+static inline struct fuse_uring_cmd_req *rs_cmd(struct io_uring_sqe *sqe)
+{
+	return (struct fuse_uring_cmd_req *)sqe->cmd;
+}
+
+/* Queue a REGISTER of a buffer pair (iov must live until submitted). */
+static inline int rs_prep_register(struct rs *s, struct iovec *iov,
+				   unsigned int niov, unsigned int qid,
+				   uint64_t data)
+{
+	struct io_uring_sqe *sqe = rs_sqe(s, FUSE_IO_URING_CMD_REGISTER, data);
+
+	if (!sqe)
+		return -EBUSY;
+	sqe->addr = (uintptr_t)iov;
+	sqe->len = niov;
+	rs_cmd(sqe)->qid = qid;
+	return 0;
+}
+
+/* Submit and wait up to ms for one completion; its res, or 1 if none. */
+static inline int rs_submit_wait(struct rs *s, int ms, uint64_t *data)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L,
+	};
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	io_uring_submit(&s->ring);
+	ret = io_uring_wait_cqe_timeout(&s->ring, &cqe, &ts);
+	if (ret == -ETIME)
+		return 1;
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	if (data)
+		*data = cqe->user_data;
+	io_uring_cqe_seen(&s->ring, cqe);
+	return ret;
+}
+
+static inline int rs_alloc_ent(struct rs_ent *e, unsigned int qid)
+{
+	e->hdr = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	e->payload = mmap(NULL, RS_PAYLOAD, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (e->hdr == MAP_FAILED || e->payload == MAP_FAILED)
+		return -ENOMEM;
+	e->qid = qid;
+	return 0;
+}
+
+/*
+ * Register per_queue entries on every queue; returns 0 when none of the
+ * commands failed at once.
+ */
+static inline int rs_register_all(struct rs *s, unsigned int per_queue)
+{
+	struct iovec iov[RS_MAX_ENTS][2];
+	unsigned int q, i, n = 0;
+	int ret;
+
+	s->nq = rs_param_queues();
+	s->per_queue = per_queue;
+	for (q = 0; q < s->nq; q++) {
+		for (i = 0; i < per_queue; i++, n++) {
+			struct rs_ent *e = &s->ents[n];
+
+			if (n >= RS_MAX_ENTS || rs_alloc_ent(e, q))
+				return -ENOMEM;
+			iov[n][0].iov_base = e->hdr;
+			iov[n][0].iov_len = sizeof(*e->hdr);
+			iov[n][1].iov_base = e->payload;
+			iov[n][1].iov_len = RS_PAYLOAD;
+			ret = rs_prep_register(s, iov[n], 2, q, n);
+			if (ret)
+				return ret;
+		}
+	}
+	s->nents = n;
+	ret = rs_submit_wait(s, 200, NULL);
+	return ret == 1 ? 0 : (ret < 0 ? ret : -EPROTO);
+}
+
+/* Queue a COMMIT_AND_FETCH of entry n with a reply already in place. */
+static inline int rs_prep_commit(struct rs *s, unsigned int n,
+				 uint64_t commit_id)
+{
+	struct io_uring_sqe *sqe = rs_sqe(s, FUSE_IO_URING_CMD_COMMIT_AND_FETCH,
+					  n);
+
+	if (!sqe)
+		return -EBUSY;
+	rs_cmd(sqe)->qid = s->ents[n].qid;
+	rs_cmd(sqe)->commit_id = commit_id;
+	return 0;
+}
+
+/* Write a reply into entry n's buffers. */
+static inline void rs_put_reply(struct rs *s, unsigned int n, int error,
+				const void *payload, uint32_t len)
+{
+	struct rs_ent *e = &s->ents[n];
+	struct fuse_out_header oh = {
+		.len = sizeof(oh) + len, .error = error, .unique = e->unique,
+	};
+
+	memcpy(e->hdr->in_out, &oh, sizeof(oh));
+	if (len)
+		memcpy(e->payload, payload, len);
+	e->hdr->ring_ent_in_out.payload_sz = len;
+}
+
+/* Answer the request in entry n; returns false to leave it unanswered. */
+static inline bool rs_handle(struct rs *s, unsigned int n)
+{
+	struct rs_ent *e = &s->ents[n];
+	struct fuse_in_header ih;
+	const char *name = e->payload;
+	struct fuse_entry_out eo;
+	struct fuse_attr_out ao;
+	struct fuse_open_out oo;
+
+	memcpy(&ih, e->hdr->in_out, sizeof(ih));
+	e->unique = ih.unique;
+	if (s->hold_all)
+		return false;
+	switch (ih.opcode) {
+	case FUSE_LOOKUP:
+		if (!strncmp(name, "hold", 4))
+			return false;
+		if (!strncmp(name, "bad", 3)) {
+			memset(&eo, 0, sizeof(eo));
+			rs_put_reply(s, n, 0, &eo, 7);
+			return true;
+		}
+		if (name[0] == 'd' && name[1] >= '0' && name[1] <= '9') {
+			memset(&eo, 0, sizeof(eo));
+			eo.nodeid = 100 + atoi(name + 1);
+			raw_fill_attr(&eo.attr, eo.nodeid, S_IFDIR | 0755);
+			rs_put_reply(s, n, 0, &eo, sizeof(eo));
+			return true;
+		}
+		rs_put_reply(s, n, -ENOENT, NULL, 0);
+		return true;
+	case FUSE_GETATTR:
+		memset(&ao, 0, sizeof(ao));
+		raw_fill_attr(&ao.attr, ih.nodeid, S_IFDIR | 0755);
+		rs_put_reply(s, n, 0, &ao, sizeof(ao));
+		return true;
+	case FUSE_OPENDIR:
+		memset(&oo, 0, sizeof(oo));
+		rs_put_reply(s, n, 0, &oo, sizeof(oo));
+		return true;
+	case FUSE_RELEASEDIR:
+	case FUSE_DESTROY:
+		rs_put_reply(s, n, 0, NULL, 0);
+		return true;
+	}
+	rs_put_reply(s, n, -ENOSYS, NULL, 0);
+	return true;
+}
+
+/*
+ * The ring loop: registers the entries (a command's task work runs in the
+ * task that submitted it, so the thread that waits for completions must
+ * submit), then serves until every entry has ended or the ring is closed.
+ */
+static inline void *rs_ring_loop(void *arg)
+{
+	struct rs *s = arg;
+	struct io_uring_cqe *cqe;
+	unsigned int ended = 0, n;
+	int err;
+
+	if (s->reg_per_queue) {
+		err = rs_register_all(s, s->reg_per_queue);
+		s->reg_state = err;
+		if (err)
+			return NULL;
+	}
+
+	while (ended < s->nents) {
+		if (io_uring_wait_cqe(&s->ring, &cqe))
+			break;
+		n = cqe->user_data;
+		if (n < s->nents) {
+			if (cqe->res < 0) {
+				s->ents[n].state = cqe->res;
+				ended++;
+			} else {
+				s->ents[n].state = 1;
+				if (rs_handle(s, n)) {
+					__atomic_add_fetch(&s->answered, 1,
+							   __ATOMIC_SEQ_CST);
+					rs_prep_commit(s, n, s->ents[n].unique);
+					io_uring_submit(&s->ring);
+				}
+			}
+		}
+		io_uring_cqe_seen(&s->ring, cqe);
+	}
+	return NULL;
+}
+
+static inline int rs_start(struct rs *s)
+{
+	if (pthread_create(&s->classic, NULL, rs_classic_loop, s))
+		return -1;
+	s->classic_running = true;
+	return 0;
+}
+
+/* Start the ring thread; with per_queue, it registers the entries first. */
+static inline int rs_start_ring(struct rs *s, unsigned int per_queue)
+{
+	int i;
+
+	s->reg_per_queue = per_queue;
+	s->reg_state = per_queue ? 1 : 0;
+	if (pthread_create(&s->ringthr, NULL, rs_ring_loop, s))
+		return -1;
+	s->ring_running = true;
+	for (i = 0; i < 500 && s->reg_state == 1; i++)
+		usleep(10000);
+	return s->reg_state;
+}
+
+/* Full setup: mount, INIT with the ring, entries on every queue, loops. */
+static inline int rs_setup(struct rs *s, const char *mnt,
+			   unsigned int per_queue)
+{
+	int err = rs_mount(s, mnt);
+
+	if (!err)
+		err = rs_do_init(s, true);
+	if (!err)
+		err = rs_ring_init(s, 128, IORING_SETUP_SQE128);
+	if (!err)
+		err = rs_start(s);
+	if (!err)
+		err = rs_start_ring(s, per_queue);
+	return err;
+}
+
+static inline void rs_teardown(struct rs *s)
+{
+	umount2(s->mnt, MNT_DETACH);
+	if (s->ring_running)
+		pthread_join(s->ringthr, NULL);
+	if (s->classic_running)
+		pthread_join(s->classic, NULL);
+	io_uring_queue_exit(&s->ring);
+	close(s->fd);
+}
+
+/* The debugfs directory of the mount at mnt; 0 or -errno. */
+static inline int rs_find_debugfs(struct rs *s)
+{
+	struct stat st;
+
+	if (access("/sys/kernel/debug/fuseuring", F_OK))
+		mount("none", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (stat(s->mnt, &st))
+		return -errno;
+	snprintf(s->debugfs, sizeof(s->debugfs),
+		 "/sys/kernel/debug/fuseuring/%u:%u", major(st.st_dev),
+		 minor(st.st_dev));
+	return access(s->debugfs, F_OK) ? -errno : 0;
+}
+
+/* A counter of queue qid, or -1. */
+static inline long long rs_counter(struct rs *s, unsigned int qid,
+				   const char *name)
+{
+	char path[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/queue%u/%s", s->debugfs, qid, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static inline int rs_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+#endif /* RING_SERVER_H */

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The io_uring transport: setup with a raw ring server (ring_server.h).
+ * EAGAIN before INIT, EOPNOTSUPP when the server declines the ring,
+ * requests over the ring, the queue of the issuing CPU, fewer queues than
+ * CPUs.  Runs as root in the guest with the module loaded.
+ */
+#include "ring_server.h"
+#include "kselftest_harness.h"
+
+#define MNT	"/tmp/ring_setup_mnt"
+
+static int lookup_many(const char *prefix, int n)
+{
+	char path[128];
+	struct stat st;
+	int i, ok = 0;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), MNT "/%s%d", prefix, i);
+		if (stat(path, &st) && errno == ENOENT)
+			ok++;
+	}
+	return ok;
+}
+
+static long long sum_counter(struct rs *s, const char *name)
+{
+	long long sum = 0;
+	unsigned int q;
+
+	for (q = 0; q < s->nq; q++)
+		sum += rs_counter(s, q, name);
+	return sum;
+}
+
+TEST(eagain_before_init)
+{
+	struct iovec iov[2];
+	struct rs_ent e;
+	struct rs s;
+
+	ASSERT_EQ(0, rs_mount(&s, MNT));
+	ASSERT_EQ(0, rs_ring_init(&s, 8, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_alloc_ent(&e, 0));
+	iov[0] = (struct iovec){ e.hdr, sizeof(*e.hdr) };
+	iov[1] = (struct iovec){ e.payload, RS_PAYLOAD };
+
+	/* No INIT reply yet. */
+	ASSERT_EQ(0, rs_prep_register(&s, iov, 2, 0, 1));
+	EXPECT_EQ(-EAGAIN, rs_submit_wait(&s, 2000, NULL));
+
+	/* The server declines the ring. */
+	ASSERT_EQ(0, rs_do_init(&s, false));
+	ASSERT_EQ(0, rs_prep_register(&s, iov, 2, 0, 1));
+	EXPECT_EQ(-EOPNOTSUPP, rs_submit_wait(&s, 2000, NULL));
+
+	ASSERT_EQ(0, rs_start(&s));
+	rs_teardown(&s);
+}
+
+TEST(requests_over_ring)
+{
+	struct stat st;
+	struct rs s;
+
+	ASSERT_EQ(0, rs_setup(&s, MNT, 2));
+	ASSERT_EQ(0, rs_find_debugfs(&s));
+	ASSERT_EQ(0, stat(MNT "/d1", &st));
+	EXPECT_TRUE(S_ISDIR(st.st_mode));
+	EXPECT_EQ(101, st.st_ino);
+	EXPECT_EQ(10, lookup_many("nope", 10));
+	EXPECT_GE(s.answered, 11);
+	EXPECT_GE(sum_counter(&s, "dispatched"), 11);
+	EXPECT_GE(sum_counter(&s, "committed"), 11);
+	EXPECT_EQ(0, sum_counter(&s, "inflight"));
+	EXPECT_EQ(0, sum_counter(&s, "errors"));
+	rs_teardown(&s);
+	/* umount ended the parked entries with ENOTCONN. */
+	for (unsigned int i = 0; i < s.nents; i++)
+		EXPECT_EQ(-ENOTCONN, s.ents[i].state);
+}
+
+TEST(spread_by_cpu)
+{
+	long long a0, a1, b0, b1;
+	struct rs s;
+
+	if (get_nprocs() < 2)
+		SKIP(return, "needs 2 CPUs");
+	ASSERT_EQ(0, rs_set_param_queues(0));
+	ASSERT_EQ(0, rs_setup(&s, MNT, 2));
+	ASSERT_EQ(0, rs_find_debugfs(&s));
+	ASSERT_GE(s.nq, 2);
+
+	ASSERT_EQ(0, rs_pin(0));
+	a0 = rs_counter(&s, 0, "dispatched");
+	a1 = rs_counter(&s, 1, "dispatched");
+	EXPECT_EQ(20, lookup_many("cpu0_", 20));
+	b0 = rs_counter(&s, 0, "dispatched");
+	b1 = rs_counter(&s, 1, "dispatched");
+	EXPECT_GE(b0 - a0, 20);
+	EXPECT_EQ(b1, a1);
+
+	ASSERT_EQ(0, rs_pin(1));
+	EXPECT_EQ(20, lookup_many("cpu1_", 20));
+	a0 = rs_counter(&s, 0, "dispatched");
+	a1 = rs_counter(&s, 1, "dispatched");
+	EXPECT_EQ(a0, b0);
+	EXPECT_GE(a1 - b1, 20);
+	rs_teardown(&s);
+}
+
+TEST(fewer_queues)
+{
+	long long a0, b0;
+	struct rs s;
+
+	if (get_nprocs() < 2)
+		SKIP(return, "needs 2 CPUs");
+	ASSERT_EQ(0, rs_set_param_queues(1));
+	ASSERT_EQ(0, rs_mount(&s, MNT));
+	ASSERT_EQ(0, rs_do_init(&s, true));
+	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
+
+	/* qid 1 does not exist with one queue. */
+	ASSERT_EQ(0, rs_alloc_ent(&s.ents[0], 1));
+	{
+		struct iovec iov[2] = {
+			{ s.ents[0].hdr, sizeof(*s.ents[0].hdr) },
+			{ s.ents[0].payload, RS_PAYLOAD },
+		};
+
+		ASSERT_EQ(0, rs_prep_register(&s, iov, 2, 1, 0));
+		EXPECT_EQ(-EINVAL, rs_submit_wait(&s, 2000, NULL));
+	}
+	ASSERT_EQ(0, rs_start(&s));
+	ASSERT_EQ(0, rs_start_ring(&s, 2));
+	EXPECT_EQ(1, s.nq);
+	ASSERT_EQ(0, rs_find_debugfs(&s));
+
+	/* Every CPU maps to queue 0 (cpu % 1). */
+	ASSERT_EQ(0, rs_pin(1));
+	a0 = rs_counter(&s, 0, "dispatched");
+	EXPECT_EQ(20, lookup_many("few_", 20));
+	b0 = rs_counter(&s, 0, "dispatched");
+	EXPECT_GE(b0 - a0, 20);
+	EXPECT_EQ(-1, rs_counter(&s, 1, "dispatched"));
+	rs_teardown(&s);
+	EXPECT_EQ(0, rs_set_param_queues(0));
+}
+
+TEST_HARNESS_MAIN
