@@ -520,5 +520,25 @@ void fur_init_file_inode(struct inode *inode, unsigned int attr_flags);
 int fur_atomic_open(struct inode *dir, struct dentry *entry,
 		    struct file *file, unsigned int flags, umode_t mode);
 int fur_write_inode(struct inode *inode, struct writeback_control *wbc);
+int fur_open_common(struct inode *inode, struct file *file, bool isdir);
+void fur_release_common(struct file *file, bool isdir);
+struct fur_file *fur_file_alloc(struct fur_mount *fm, u64 nodeid);
+struct fur_file *fur_file_get(struct fur_file *ff);
+void fur_file_put(struct fur_file *ff);
+void fur_finish_open(struct inode *inode, struct file *file);
+void fur_read_args(struct fur_args_pages *ap, struct fuse_read_in *inarg,
+		   struct fur_file *ff, struct file *file, loff_t pos,
+		   size_t count);
+void fur_write_args(struct fur_args_pages *ap, struct fuse_write_in *inarg,
+		    struct fuse_write_out *outarg, struct fur_file *ff,
+		    loff_t pos, size_t count);
+void fur_write_update_size(struct inode *inode, loff_t pos);
+/* aops.c: the page cache; locks.c: POSIX locks and flock. */
+extern const struct address_space_operations fur_file_aops;
+struct fur_file *fur_get_writable(struct inode *inode);
+int fur_file_mmap(struct file *file, struct vm_area_struct *vma);
+u64 fur_lock_owner_id(struct fur_conn *fc, fl_owner_t owner);
+int fur_file_lock(struct file *file, int cmd, struct file_lock *fl);
+int fur_file_flock(struct file *file, int cmd, struct file_lock *fl);
 
 #endif /* _FS_FUSEURING_I_H */

@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuseuring: the page cache of regular files.  Folios are read with
+ * FUSE_READ (readahead batches up to max_pages, in the background when
+ * the server accepted ASYNC_READ) and written back with FUSE_WRITE from
+ * writepages, which serves both shared writable mappings and, with the
+ * writeback cache, buffered writes.  Writeback waits for its replies, so
+ * a folio leaves the writeback state only once the server has its data.
+ */
+
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/writeback.h>
+
+#include "fuseuring_i.h"
+
+/* An open file with write access, to carry I/O that has no file. */
+struct fur_file *fur_get_writable(struct inode *inode)
+{
+	struct fur_inode *fi = get_fur_inode(inode);
+	struct fur_file *ff = NULL;
+
+	spin_lock(&fi->lock);
+	if (!list_empty(&fi->write_files)) {
+		ff = list_first_entry(&fi->write_files, struct fur_file,
+				      write_entry);
+		fur_file_get(ff);
+	}
+	spin_unlock(&fi->lock);
+	return ff;
+}
+
+/*
+ * A READ came back short of count: without the writeback cache the
+ * server's file ends there, unless an attribute change raced with us.
+ */
+static void fur_short_read(struct inode *inode, u64 attr_ver, loff_t end)
+{
+	struct fur_conn *fc = get_fur_conn(inode);
+	struct fur_inode *fi = get_fur_inode(inode);
+
+	if (fc->writeback_cache)
+		return;
+	spin_lock(&fi->lock);
+	if (attr_ver >= fi->attr_version && end < i_size_read(inode) &&
+	    !test_bit(FUR_I_SIZE_UNSTABLE, &fi->state)) {
+		fi->attr_version = atomic64_inc_return(&fc->attr_version);
+		i_size_write(inode, end);
+	}
+	spin_unlock(&fi->lock);
+}
+
+/* Read one locked folio synchronously; it stays locked. */
+static int fur_fill_folio(struct file *file, struct folio *folio)
+{
+	struct inode *inode = folio->mapping->host;
+	struct fur_mount *fm = get_fur_mount(inode);
+	struct fur_file *ff;
+	struct page *page = &folio->page;
+	struct fur_page_desc desc = { .length = folio_size(folio) };
+	struct fur_args_pages ap = {
+		.pages = &page,
+		.descs = &desc,
+		.num_pages = 1,
+	};
+	struct fuse_read_in inarg = {};
+	u64 attr_ver;
+	ssize_t res;
+
+	if (fur_is_bad(inode))
+		return -EIO;
+	if (file) {
+		ff = fur_file_get(file->private_data);
+	} else {
+		ff = fur_get_writable(inode);
+		if (!ff)
+			return -EBADF;
+	}
+	attr_ver = fur_get_attr_version(fm->fc);
+	fur_read_args(&ap, &inarg, ff, file, folio_pos(folio),
+		      folio_size(folio));
+	ap.args.page_zeroing = true;
+	res = fur_simple_request(fm, &ap.args);
+	fur_file_put(ff);
+	if (res < 0)
+		return res;
+	if (res < folio_size(folio))
+		fur_short_read(inode, attr_ver, folio_pos(folio) + res);
+	folio_mark_uptodate(folio);
+	return 0;
+}
+
+static int fur_read_folio(struct file *file, struct folio *folio)
+{
+	int err = fur_fill_folio(file, folio);
+
+	folio_unlock(folio);
+	return err;
+}
+
+/* One readahead request: its folios are locked until it ends. */
+struct fur_ra {
+	struct fur_args_pages ap;
+	struct fuse_read_in inarg;
+	struct inode *inode;
+	u64 attr_ver;
+};
+
+static void fur_ra_finish(struct fur_ra *ra, ssize_t res)
+{
+	unsigned int i;
+
+	if (res >= 0 && res < ra->inarg.size)
+		fur_short_read(ra->inode, ra->attr_ver, ra->inarg.offset + res);
+	for (i = 0; i < ra->ap.num_pages; i++) {
+		struct folio *folio = page_folio(ra->ap.pages[i]);
+
+		if (res >= 0)
+			folio_mark_uptodate(folio);
+		folio_unlock(folio);
+	}
+	kfree(ra->ap.pages);
+	kfree(ra->ap.descs);
+	kfree(ra);
+}
+
+static void fur_ra_end(struct fur_mount *fm, struct fur_args *args,
+		       int error)
+{
+	struct fur_ra *ra = container_of(args, struct fur_ra, ap.args);
+
+	fur_ra_finish(ra, error ? error : args->out_args[0].size);
+}
+
+static struct fur_ra *fur_ra_alloc(unsigned int nr, gfp_t gfp)
+{
+	struct fur_ra *ra = kzalloc(sizeof(*ra), gfp);
+
+	if (!ra)
+		return NULL;
+	ra->ap.pages = kcalloc(nr, sizeof(*ra->ap.pages), gfp);
+	ra->ap.descs = kcalloc(nr, sizeof(*ra->ap.descs), gfp);
+	if (!ra->ap.pages || !ra->ap.descs) {
+		kfree(ra->ap.pages);
+		kfree(ra->ap.descs);
+		kfree(ra);
+		return NULL;
+	}
+	return ra;
+}
+
+static void fur_readahead(struct readahead_control *rac)
+{
+	struct inode *inode = rac->mapping->host;
+	struct fur_mount *fm = get_fur_mount(inode);
+	struct fur_conn *fc = fm->fc;
+	struct fur_file *ff;
+	unsigned int max_pages;
+	gfp_t gfp = readahead_gfp_mask(rac->mapping);
+
+	if (fur_is_bad(inode))
+		return;
+	/* Without a file, read synchronously under a borrowed handle. */
+	if (rac->file)
+		ff = fur_file_get(rac->file->private_data);
+	else
+		ff = fur_get_writable(inode);
+	if (!ff)
+		return;
+	max_pages = min_t(unsigned int, fc->max_pages,
+			  fc->max_read >> PAGE_SHIFT);
+	max_pages = max(max_pages, 1U);
+
+	while (readahead_count(rac)) {
+		unsigned int nr = min_t(unsigned int, readahead_count(rac),
+					max_pages);
+		struct folio *folio;
+		struct fur_ra *ra;
+		size_t bytes = 0;
+		int err;
+
+		ra = fur_ra_alloc(nr, gfp);
+		if (!ra)
+			break;
+		ra->inode = inode;
+		while (ra->ap.num_pages < nr && (folio = readahead_folio(rac))) {
+			ra->ap.pages[ra->ap.num_pages] = &folio->page;
+			ra->ap.descs[ra->ap.num_pages].length =
+				folio_size(folio);
+			ra->ap.num_pages++;
+			bytes += folio_size(folio);
+		}
+		if (!ra->ap.num_pages) {
+			fur_ra_finish(ra, -EIO);
+			break;
+		}
+		ra->attr_ver = fur_get_attr_version(fc);
+		fur_read_args(&ra->ap, &ra->inarg, ff, rac->file,
+			      folio_pos(page_folio(ra->ap.pages[0])), bytes);
+		ra->ap.args.page_zeroing = true;
+		if (fc->async_read && rac->file) {
+			/* The open file outlives the request: RELEASE is
+			 * queued behind it.
+			 */
+			ra->ap.args.end = fur_ra_end;
+			err = fur_simple_background(fm, &ra->ap.args, gfp);
+			if (err)
+				fur_ra_finish(ra, err);
+			continue;
+		}
+		fur_ra_finish(ra, fur_simple_request(fm, &ra->ap.args));
+	}
+	fur_file_put(ff);
+}
+
+/* Writeback: runs of contiguous folios, each run one FUSE_WRITE. */
+struct fur_wb {
+	struct fur_args_pages ap;
+	struct address_space *mapping;
+	struct fur_file *ff;
+	unsigned int max_pages;
+	size_t max_bytes;
+	loff_t pos;
+	size_t count;
+	int err;
+};
+
+static void fur_wb_send(struct fur_wb *wb)
+{
+	struct fuse_write_in inarg = {};
+	struct fuse_write_out outarg = {};
+	struct inode *inode = wb->mapping->host;
+	unsigned int i;
+	ssize_t err;
+
+	if (!wb->ap.num_pages)
+		return;
+	memset(&wb->ap.args, 0, sizeof(wb->ap.args));
+	fur_write_args(&wb->ap, &inarg, &outarg, wb->ff, wb->pos, wb->count);
+	inarg.write_flags |= FUSE_WRITE_CACHE;
+	/* Only death stops the wait: the folios are clean already. */
+	wb->ap.args.killable = true;
+	err = fur_simple_request(get_fur_mount(inode), &wb->ap.args);
+	if (!err && outarg.size != wb->count)
+		err = -EIO;
+	for (i = 0; i < wb->ap.num_pages; i++) {
+		struct folio *folio = page_folio(wb->ap.pages[i]);
+
+		if (err)
+			mapping_set_error(wb->mapping, err);
+		folio_end_writeback(folio);
+	}
+	if (err && !wb->err)
+		wb->err = err;
+	wb->ap.num_pages = 0;
+	wb->count = 0;
+}
+
+static int fur_writepages(struct address_space *mapping,
+			  struct writeback_control *wbc)
+{
+	struct inode *inode = mapping->host;
+	struct fur_conn *fc = get_fur_conn(inode);
+	struct folio *folio = NULL;
+	struct fur_wb wb = { .mapping = mapping };
+	int error = 0;
+
+	if (fur_is_bad(inode))
+		return -EIO;
+	wb.ff = fur_get_writable(inode);
+	if (!wb.ff)
+		return -EBADF;
+	wb.max_pages = max(fc->max_pages, 1U);
+	wb.max_bytes = min_t(size_t, fc->max_write,
+			     (size_t)wb.max_pages << PAGE_SHIFT);
+	wb.ap.pages = kcalloc(wb.max_pages, sizeof(*wb.ap.pages), GFP_NOFS);
+	wb.ap.descs = kcalloc(wb.max_pages, sizeof(*wb.ap.descs), GFP_NOFS);
+	if (!wb.ap.pages || !wb.ap.descs) {
+		wb.err = -ENOMEM;
+		goto out;
+	}
+
+	while ((folio = writeback_iter(mapping, wbc, folio, &error))) {
+		loff_t size = i_size_read(inode);
+		loff_t pos = folio_pos(folio);
+		size_t len;
+
+		if (pos >= size) {
+			/* Truncated meanwhile: nothing to write. */
+			folio_unlock(folio);
+			continue;
+		}
+		len = min_t(loff_t, folio_size(folio), size - pos);
+		if (wb.ap.num_pages &&
+		    (pos != wb.pos + wb.count ||
+		     wb.ap.num_pages == wb.max_pages ||
+		     wb.count + len > wb.max_bytes))
+			fur_wb_send(&wb);
+		folio_start_writeback(folio);
+		folio_unlock(folio);
+		if (!wb.ap.num_pages)
+			wb.pos = pos;
+		wb.ap.pages[wb.ap.num_pages] = &folio->page;
+		wb.ap.descs[wb.ap.num_pages].offset = 0;
+		wb.ap.descs[wb.ap.num_pages].length = len;
+		wb.ap.num_pages++;
+		wb.count += len;
+		/* A partial folio ends the file: nothing may follow it. */
+		if (len < folio_size(folio))
+			fur_wb_send(&wb);
+	}
+	fur_wb_send(&wb);
+out:
+	kfree(wb.ap.pages);
+	kfree(wb.ap.descs);
+	fur_file_put(wb.ff);
+	return error ?: wb.err;
+}
+
+/*
+ * Writeback cache: a write to part of a folio that is not uptodate
+ * reads the folio first, unless it lies wholly past the end of the
+ * file, where it is zeros.
+ */
+static int fur_write_begin(struct file *file, struct address_space *mapping,
+			   loff_t pos, unsigned int len, struct folio **foliop,
+			   void **fsdata)
+{
+	struct folio *folio;
+	int err;
+
+	folio = __filemap_get_folio(mapping, pos >> PAGE_SHIFT, FGP_WRITEBEGIN,
+				    mapping_gfp_mask(mapping));
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	*foliop = folio;
+	if (folio_test_uptodate(folio) ||
+	    (offset_in_folio(folio, pos) == 0 && len >= folio_size(folio)))
+		return 0;
+	if (folio_pos(folio) >= i_size_read(mapping->host)) {
+		folio_zero_range(folio, 0, folio_size(folio));
+		folio_mark_uptodate(folio);
+		return 0;
+	}
+	err = fur_fill_folio(file, folio);
+	if (err) {
+		folio_unlock(folio);
+		folio_put(folio);
+		*foliop = NULL;
+	}
+	return err;
+}
+
+static int fur_write_end(struct file *file, struct address_space *mapping,
+			 loff_t pos, unsigned int len, unsigned int copied,
+			 struct folio *folio, void *fsdata)
+{
+	struct inode *inode = mapping->host;
+	struct fur_inode *fi = get_fur_inode(inode);
+
+	if (!folio_test_uptodate(folio)) {
+		/* A whole-folio write that faulted: let it retry. */
+		if (copied < len) {
+			copied = 0;
+			goto unlock;
+		}
+		folio_mark_uptodate(folio);
+	}
+	if (!copied)
+		goto unlock;
+	if (pos + copied > i_size_read(inode)) {
+		spin_lock(&fi->lock);
+		fi->attr_version =
+			atomic64_inc_return(&get_fur_conn(inode)->attr_version);
+		i_size_write(inode, pos + copied);
+		spin_unlock(&fi->lock);
+	}
+	folio_mark_dirty(folio);
+unlock:
+	folio_unlock(folio);
+	folio_put(folio);
+	return copied;
+}
+
+/*
+ * Writeback cache: the kernel owns mtime and ctime; write_inode tells the
+ * server what they became.
+ */
+int fur_write_inode(struct inode *inode, struct writeback_control *wbc)
+{
+	struct fur_mount *fm = get_fur_mount(inode);
+	struct fuse_setattr_in inarg = {};
+	struct fuse_attr_out outarg = {};
+	struct fur_args args = {};
+	struct timespec64 mtime, ctime;
+	struct fur_file *ff;
+	int err;
+
+	if (!fm->fc->writeback_cache || !S_ISREG(inode->i_mode) ||
+	    fur_is_bad(inode))
+		return 0;
+	mtime = inode_get_mtime(inode);
+	ctime = inode_get_ctime(inode);
+	inarg.valid = FATTR_MTIME;
+	inarg.mtime = mtime.tv_sec;
+	inarg.mtimensec = mtime.tv_nsec;
+	if (fm->fc->minor >= 23) {
+		inarg.valid |= FATTR_CTIME;
+		inarg.ctime = ctime.tv_sec;
+		inarg.ctimensec = ctime.tv_nsec;
+	}
+	ff = fur_get_writable(inode);
+	if (ff) {
+		inarg.valid |= FATTR_FH;
+		inarg.fh = ff->fh;
+	}
+	args.opcode = FUSE_SETATTR;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.out_numargs = 1;
+	args.out_args[0].size = fur_attr_out_size(fm->fc);
+	args.out_args[0].value = &outarg;
+	err = fur_simple_request(fm, &args);
+	if (ff)
+		fur_file_put(ff);
+	return err;
+}
+
+int fur_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct fur_file *ff = file->private_data;
+
+	if (fur_is_bad(file_inode(file)))
+		return -EIO;
+	/* Direct I/O files have no coherent cache to share. */
+	if ((ff->open_flags & FOPEN_DIRECT_IO) && (vma->vm_flags & VM_MAYSHARE))
+		return -ENODEV;
+	return generic_file_mmap(file, vma);
+}
+
+const struct address_space_operations fur_file_aops = {
+	.read_folio	= fur_read_folio,
+	.readahead	= fur_readahead,
+	.writepages	= fur_writepages,
+	.dirty_folio	= filemap_dirty_folio,
+	.write_begin	= fur_write_begin,
+	.write_end	= fur_write_end,
+	.direct_IO	= noop_direct_IO,
+	.migrate_folio	= filemap_migrate_folio,
+};
