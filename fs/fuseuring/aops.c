@@ -17,6 +17,15 @@
 
 #include "fuseuring_i.h"
 
+/* write_begin and write_end take the kiocb since 7.x, the file before. */
+#if FUR_HAVE_WRITE_BEGIN_KIOCB
+#define FUR_WRITE_CTX		const struct kiocb *
+#define fur_write_ctx_file(c)	((c)->ki_filp)
+#else
+#define FUR_WRITE_CTX		struct file *
+#define fur_write_ctx_file(c)	(c)
+#endif
+
 /* An open file with write access, to carry I/O that has no file. */
 struct fur_file *fur_get_writable(struct inode *inode)
 {
@@ -325,7 +334,7 @@ out:
  * reads the folio first, unless it lies wholly past the end of the
  * file, where it is zeros.
  */
-static int fur_write_begin(struct file *file, struct address_space *mapping,
+static int fur_write_begin(FUR_WRITE_CTX ctx, struct address_space *mapping,
 			   loff_t pos, unsigned int len, struct folio **foliop,
 			   void **fsdata)
 {
@@ -345,7 +354,7 @@ static int fur_write_begin(struct file *file, struct address_space *mapping,
 		folio_mark_uptodate(folio);
 		return 0;
 	}
-	err = fur_fill_folio(file, folio);
+	err = fur_fill_folio(fur_write_ctx_file(ctx), folio);
 	if (err) {
 		folio_unlock(folio);
 		folio_put(folio);
@@ -354,7 +363,7 @@ static int fur_write_begin(struct file *file, struct address_space *mapping,
 	return err;
 }
 
-static int fur_write_end(struct file *file, struct address_space *mapping,
+static int fur_write_end(FUR_WRITE_CTX ctx, struct address_space *mapping,
 			 loff_t pos, unsigned int len, unsigned int copied,
 			 struct folio *folio, void *fsdata)
 {

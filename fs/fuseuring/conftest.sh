@@ -67,6 +67,10 @@ int fur_t(struct inode *i) { return inode_state_read_once(i) & I_NEW; }' &
 feature D_ALLOC_PARALLEL_NO_WQ "linux/fs.h linux/dcache.h" '
 struct dentry *(*fur_t)(struct dentry *,
 			const struct qstr *) = d_alloc_parallel;' &
+feature WRITE_BEGIN_KIOCB "linux/fs.h" '
+static int fur_wb(const struct kiocb *k, struct address_space *m, loff_t p,
+		  unsigned int l, struct folio **f, void **d) { return 0; }
+const struct address_space_operations fur_t = { .write_begin = fur_wb };' &
 feature URING_CMD_CANCEL "linux/io_uring/cmd.h" '
 static void fur_cb(struct io_uring_cmd *c, unsigned int f) {}
 void fur_t(struct io_uring_cmd *c, unsigned int f)
