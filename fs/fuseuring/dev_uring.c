@@ -8,7 +8,6 @@
  */
 
 #include <linux/debugfs.h>
-#include <linux/io_uring/cmd.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
@@ -16,6 +15,7 @@
 #include "dev_uring_i.h"
 
 #if FUR_HAVE_URING_CMD_CANCEL
+#include <linux/io_uring/cmd.h>
 
 static unsigned int ring_queues;
 module_param(ring_queues, uint, 0644);
