@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The io_uring transport: bad arguments and their errnos, bad and
+ * repeated commits, commands after the abort, kill -9 of the server with
+ * requests in flight and with entries parked, and the ring closed while
+ * the device stays open.  Raw ring server: ring_server.h.
+ */
+#include "ring_server.h"
+#include "kselftest_harness.h"
+
+#define MNT	"/tmp/ring_errors_mnt"
+
+/* A client request in a thread: stat of a path, its errno when done. */
+struct client {
+	pthread_t thr;
+	char path[128];
+	volatile int done;
+	volatile int err;
+};
+
+static void *client_fn(void *arg)
+{
+	struct client *c = arg;
+	struct stat st;
+
+	c->err = stat(c->path, &st) ? errno : 0;
+	c->done = 1;
+	return NULL;
+}
+
+static void client_start(struct client *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->path, sizeof(c->path), MNT "/%s", name);
+	pthread_create(&c->thr, NULL, client_fn, c);
+}
+
+/* Wait up to limit seconds for the client; its errno, or -1 if stuck. */
+static int client_wait(struct client *c, double limit)
+{
+	double t0 = raw_now();
+
+	while (!c->done && raw_now() - t0 < limit)
+		usleep(10000);
+	if (!c->done)
+		return -1;
+	pthread_join(c->thr, NULL);
+	return c->err;
+}
+
+/* Register from this thread and serve one request by hand. */
+static int serve_one(struct rs *s, int ms)
+{
+	uint64_t n;
+	int ret = rs_submit_wait(s, ms, &n);
+
+	if (ret)
+		return ret < 0 ? ret : -ETIME;
+	if (n >= s->nents)
+		return -EPROTO;
+	if (rs_handle(s, n)) {
+		rs_prep_commit(s, n, s->ents[n].unique);
+		io_uring_submit(&s->ring);
+	}
+	return n;
+}
+
+/* Serve requests until the client is done; its errno, or -1 if stuck. */
+static int serve_client(struct rs *s, struct client *c, double limit)
+{
+	double t0 = raw_now();
+
+	while (!c->done && raw_now() - t0 < limit)
+		serve_one(s, 50);
+	return client_wait(c, 0);
+}
+
+static int reg_one(struct rs *s, struct iovec *iov, unsigned int niov,
+		   unsigned int qid)
+{
+	int ret = rs_prep_register(s, iov, niov, qid, 999);
+
+	return ret ? ret : rs_submit_wait(s, 2000, NULL);
+}
+
+static int cmd_op(struct rs *s, int op, uint64_t commit_id)
+{
+	struct io_uring_sqe *sqe = rs_sqe(s, op, 999);
+
+	rs_cmd(sqe)->commit_id = commit_id;
+	return rs_submit_wait(s, 2000, NULL);
+}
+
+TEST(sqe64_ring)
+{
+	struct iovec iov[2];
+	struct rs_ent e;
+	struct rs s;
+
+	ASSERT_EQ(0, rs_mount(&s, MNT));
+	ASSERT_EQ(0, rs_do_init(&s, true));
+	ASSERT_EQ(0, rs_start(&s));
+	ASSERT_EQ(0, rs_ring_init(&s, 8, 0));
+	ASSERT_EQ(0, rs_alloc_ent(&e, 0));
+	iov[0] = (struct iovec){ e.hdr, sizeof(*e.hdr) };
+	iov[1] = (struct iovec){ e.payload, RS_PAYLOAD };
+	EXPECT_EQ(-EINVAL, reg_one(&s, iov, 2, 0));
+	rs_teardown(&s);
+}
+
+TEST(bad_register_args)
+{
+	struct iovec iov[2], good[2];
+	struct rs_ent e;
+	void *none, *gone;
+	struct rs s;
+
+	ASSERT_EQ(0, rs_mount(&s, MNT));
+	ASSERT_EQ(0, rs_do_init(&s, true));
+	ASSERT_EQ(0, rs_start(&s));
+	ASSERT_EQ(0, rs_ring_init(&s, 8, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_alloc_ent(&e, 0));
+	good[0] = (struct iovec){ e.hdr, sizeof(*e.hdr) };
+	good[1] = (struct iovec){ e.payload, RS_PAYLOAD };
+	none = mmap(NULL, RS_PAYLOAD, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	/* Below mmap_min_addr: never mapped. */
+	gone = (void *)4096;
+	ASSERT_NE(MAP_FAILED, none);
+
+	/* A qid beyond the queues. */
+	EXPECT_EQ(-EINVAL, reg_one(&s, good, 2, rs_param_queues()));
+	EXPECT_EQ(-EINVAL, reg_one(&s, good, 2, 0xffff));
+	/* Not two iovecs. */
+	EXPECT_EQ(-EINVAL, reg_one(&s, good, 1, 0));
+	EXPECT_EQ(-EINVAL, reg_one(&s, good, 3, 0));
+	/* Short header, short payload. */
+	iov[0] = (struct iovec){ e.hdr, sizeof(*e.hdr) - 1 };
+	iov[1] = good[1];
+	EXPECT_EQ(-EINVAL, reg_one(&s, iov, 2, 0));
+	iov[0] = good[0];
+	iov[1] = (struct iovec){ e.payload, 4096 };
+	EXPECT_EQ(-EINVAL, reg_one(&s, iov, 2, 0));
+	/* The iovec array itself unmapped. */
+	EXPECT_EQ(-EFAULT, reg_one(&s, (struct iovec *)8, 2, 0));
+	EXPECT_EQ(-EFAULT, reg_one(&s, gone, 2, 0));
+	EXPECT_EQ(-EFAULT, reg_one(&s, none, 2, 0));
+	/* Unmapped or inaccessible buffers. */
+	iov[0] = (struct iovec){ none, sizeof(*e.hdr) };
+	iov[1] = good[1];
+	EXPECT_EQ(-EFAULT, reg_one(&s, iov, 2, 0));
+	iov[0] = good[0];
+	iov[1] = (struct iovec){ gone, RS_PAYLOAD };
+	EXPECT_EQ(-EFAULT, reg_one(&s, iov, 2, 0));
+	iov[1] = (struct iovec){ none, RS_PAYLOAD };
+	EXPECT_EQ(-EFAULT, reg_one(&s, iov, 2, 0));
+	iov[1] = (struct iovec){ NULL, RS_PAYLOAD };
+	EXPECT_EQ(-EFAULT, reg_one(&s, iov, 2, 0));
+	/* Unknown commands; buffer pools are not implemented. */
+	EXPECT_EQ(-EINVAL, cmd_op(&s, 99, 0));
+	EXPECT_EQ(-EINVAL, cmd_op(&s, FUSE_IO_URING_CMD_INVALID, 0));
+	EXPECT_EQ(-EOPNOTSUPP, cmd_op(&s, FUSE_IO_URING_CMD_ADD_QUEUE, 0));
+	EXPECT_EQ(-EOPNOTSUPP, cmd_op(&s, FUSE_IO_URING_CMD_ADD_BUFPOOL, 0));
+	/* A commit id nobody holds. */
+	EXPECT_EQ(-ENOENT, cmd_op(&s, FUSE_IO_URING_CMD_COMMIT_AND_FETCH,
+				  12345678));
+	rs_teardown(&s);
+}
+
+TEST(commit_errors)
+{
+	struct client c;
+	uint64_t id;
+	struct rs s;
+	int n;
+
+	ASSERT_EQ(0, rs_set_param_queues(1));
+	ASSERT_EQ(0, rs_mount(&s, MNT));
+	ASSERT_EQ(0, rs_do_init(&s, true));
+	ASSERT_EQ(0, rs_start(&s));
+	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
+	/* This thread submits, so the command's task work runs here. */
+	ASSERT_EQ(0, rs_register_all(&s, 2));
+	EXPECT_EQ(0, rs_set_param_queues(0));
+
+	/* A good request, then its commit id again: -ENOENT, once. */
+	client_start(&c, "d1");
+	n = serve_one(&s, 5000);
+	ASSERT_GE(n, 0);
+	id = s.ents[n].unique;
+	EXPECT_EQ(0, serve_client(&s, &c, 5));
+	EXPECT_EQ(-ENOENT, cmd_op(&s, FUSE_IO_URING_CMD_COMMIT_AND_FETCH,
+				  id));
+	EXPECT_EQ(-ENOENT, cmd_op(&s, FUSE_IO_URING_CMD_COMMIT_AND_FETCH,
+				  id + 1000));
+
+	/* A reply of the wrong size: EIO for the caller, entry reused. */
+	client_start(&c, "bad1");
+	EXPECT_EQ(EIO, serve_client(&s, &c, 5));
+	client_start(&c, "d2");
+	EXPECT_EQ(0, serve_client(&s, &c, 5));
+	ASSERT_EQ(0, rs_find_debugfs(&s));
+	EXPECT_EQ(3, rs_counter(&s, 0, "errors"));
+	EXPECT_GE(rs_counter(&s, 0, "committed"), 2);
+	EXPECT_EQ(rs_counter(&s, 0, "dispatched"),
+		  rs_counter(&s, 0, "committed") + 1);
+	EXPECT_EQ(0, rs_counter(&s, 0, "inflight"));
+
+	/* umount in a child: DESTROY over the ring, then the entries end. */
+	{
+		pid_t pid = fork();
+		int status;
+
+		ASSERT_GE(pid, 0);
+		if (!pid)
+			_exit(umount(MNT) ? errno : 0);
+		while (waitpid(pid, &status, WNOHANG) == 0)
+			serve_one(&s, 100);
+		EXPECT_EQ(0, WEXITSTATUS(status));
+	}
+	pthread_join(s.classic, NULL);
+	io_uring_queue_exit(&s.ring);
+	close(s.fd);
+}
+
+TEST(after_abort)
+{
+	struct iovec iov[2];
+	struct rs_ent e;
+	struct rs s, s2;
+	unsigned int i;
+
+	ASSERT_EQ(0, rs_setup(&s, MNT, 1));
+	ASSERT_EQ(0, umount(MNT));
+	pthread_join(s.ringthr, NULL);
+	s.ring_running = false;
+	for (i = 0; i < s.nents; i++)
+		EXPECT_EQ(-ENOTCONN, s.ents[i].state);
+
+	memset(&s2, 0, sizeof(s2));
+	s2.fd = s.fd;
+	ASSERT_EQ(0, rs_ring_init(&s2, 8, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_alloc_ent(&e, 0));
+	iov[0] = (struct iovec){ e.hdr, sizeof(*e.hdr) };
+	iov[1] = (struct iovec){ e.payload, RS_PAYLOAD };
+	EXPECT_EQ(-ENOTCONN, reg_one(&s2, iov, 2, 0));
+	EXPECT_EQ(-ENOTCONN, cmd_op(&s2, FUSE_IO_URING_CMD_COMMIT_AND_FETCH,
+				    2));
+	io_uring_queue_exit(&s2.ring);
+	rs_teardown(&s);
+}
+
+/* A server in a child, killed with SIGKILL; hold: requests unanswered. */
+static void kill_server(struct __test_metadata *_metadata, bool hold)
+{
+	struct client c[3];
+	int pfd[2], i;
+	char ok = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		static struct rs s;
+
+		s.hold_all = hold;
+		ok = rs_setup(&s, MNT, 2) == 0;
+		s.hold_all = hold;
+		if (write(pfd[1], &ok, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(pfd[0], &ok, 1));
+	ASSERT_EQ(1, ok);
+	if (hold) {
+		client_start(&c[0], "hold1");
+		client_start(&c[1], "hold2");
+		client_start(&c[2], "d3");
+		usleep(500 * 1000);
+		for (i = 0; i < 3; i++)
+			EXPECT_FALSE(c[i].done);
+	}
+	kill(pid, SIGKILL);
+	EXPECT_EQ(137, raw_wait(pid, 5));
+	if (hold) {
+		for (i = 0; i < 3; i++)
+			EXPECT_EQ(ENOTCONN, client_wait(&c[i], 5));
+	}
+	client_start(&c[0], "after");
+	EXPECT_EQ(ENOTCONN, client_wait(&c[0], 5));
+	EXPECT_EQ(0, umount(MNT));
+}
+
+TEST(kill_with_requests_in_flight)
+{
+	kill_server(_metadata, true);
+}
+
+TEST(kill_with_entries_parked)
+{
+	kill_server(_metadata, false);
+}
+
+TEST(ring_closed_device_open)
+{
+	struct client c;
+	double t0;
+	struct rs s;
+
+	ASSERT_EQ(0, rs_mount(&s, MNT));
+	ASSERT_EQ(0, rs_do_init(&s, true));
+	ASSERT_EQ(0, rs_start(&s));
+	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_register_all(&s, 2));
+	/* Closing the ring cancels the parked commands: no hang. */
+	t0 = raw_now();
+	io_uring_queue_exit(&s.ring);
+	EXPECT_LT(raw_now() - t0, 5);
+	usleep(300 * 1000);
+	/* The connection goes back to the classic device. */
+	client_start(&c, "d7");
+	EXPECT_EQ(ENOENT, client_wait(&c, 5));
+	EXPECT_EQ(0, umount(MNT));
+	pthread_join(s.classic, NULL);
+	close(s.fd);
+}
+
+TEST_HARNESS_MAIN
