@@ -150,4 +150,36 @@ TEST(fewer_queues)
 	EXPECT_EQ(0, rs_set_param_queues(0));
 }
 
+static void *lookup_thread(void *arg)
+{
+	char prefix[32];
+
+	snprintf(prefix, sizeof(prefix), "t%ld_", (long)arg);
+	return (void *)(long)lookup_many(prefix, 100);
+}
+
+/* More callers than entries: requests wait in their queue for an entry. */
+TEST(more_callers_than_entries)
+{
+	pthread_t thr[8];
+	void *ret;
+	struct rs s;
+	long i;
+
+	ASSERT_EQ(0, rs_setup(&s, MNT, 1));
+	ASSERT_EQ(0, rs_find_debugfs(&s));
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0, pthread_create(&thr[i], NULL, lookup_thread,
+					    (void *)i));
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, pthread_join(thr[i], &ret));
+		EXPECT_EQ(100, (long)ret);
+	}
+	EXPECT_GE(sum_counter(&s, "committed"), 800);
+	EXPECT_EQ(sum_counter(&s, "dispatched"), sum_counter(&s, "committed"));
+	EXPECT_EQ(0, sum_counter(&s, "inflight"));
+	EXPECT_EQ(0, sum_counter(&s, "errors"));
+	rs_teardown(&s);
+}
+
 TEST_HARNESS_MAIN
