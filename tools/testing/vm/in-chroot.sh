@@ -12,11 +12,20 @@ ROOT=$(cd "$1" && pwd)
 shift
 TOP=$(cd "$(dirname "$0")/../../.." && pwd)
 
+# The cache (kernel headers) may live outside the project (CACHE=, or a
+# symlink): then it is shown at its own path too.
+CACHE_DIR=$(readlink -f "${CACHE:-$TOP/.cache}")
+case "$CACHE_DIR/" in
+"$TOP"/*) CACHE_DIR= ;;
+esac
+
 exec unshare --mount --propagation private /bin/bash -euc '
-	root=$1 top=$2 cwd=$3
-	shift 3
-	mkdir -p "$root$top"
-	mount --bind "$top" "$root$top"
+	root=$1 top=$2 cwd=$3 cache=$4
+	shift 4
+	for d in "$top" $cache; do
+		mkdir -p "$root$d"
+		mount --bind "$d" "$root$d"
+	done
 	mount -t proc proc "$root/proc"
 	exec chroot "$root" /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"
-' in-chroot "$ROOT" "$TOP" "$PWD" "$@"
+' in-chroot "$ROOT" "$TOP" "$PWD" "$CACHE_DIR" "$@"
