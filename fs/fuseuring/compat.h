@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/dcache.h>
 #include <linux/magic.h>
+#include <linux/splice.h>
 
 /* FUR_HAVE_*: what fs/fuseuring/conftest.sh found in this kernel. */
 #include "features.h"
@@ -112,6 +113,25 @@ static inline void fur_set_default_d_op(struct super_block *sb,
 	set_default_d_op(sb, ops);
 #else
 	sb->s_d_op = ops;
+#endif
+}
+
+/* Splice reads from the page cache (6.5 renamed the helper). */
+#if FUR_HAVE_FILEMAP_SPLICE_READ
+#define fur_filemap_splice_read	filemap_splice_read
+#else
+#define fur_filemap_splice_read	generic_file_splice_read
+#endif
+
+/* copy_file_range() through the page cache, when the server cannot. */
+static inline ssize_t fur_splice_copy_file_range(struct file *in, loff_t pos_in,
+						 struct file *out,
+						 loff_t pos_out, size_t len)
+{
+#if FUR_HAVE_SPLICE_COPY_FILE_RANGE
+	return splice_copy_file_range(in, pos_in, out, pos_out, len);
+#else
+	return generic_copy_file_range(in, pos_in, out, pos_out, len, 0);
 #endif
 }
 

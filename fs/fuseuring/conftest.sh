@@ -64,6 +64,12 @@ feature INODE_JUST_DROP "linux/fs.h" '
 int (*fur_t)(struct inode *) = inode_just_drop;' &
 feature INODE_STATE_ACCESSORS "linux/fs.h" '
 int fur_t(struct inode *i) { return inode_state_read_once(i) & I_NEW; }' &
+feature FILEMAP_SPLICE_READ "linux/fs.h linux/splice.h" '
+ssize_t (*fur_t)(struct file *, loff_t *, struct pipe_inode_info *,
+		 size_t, unsigned int) = filemap_splice_read;' &
+feature SPLICE_COPY_FILE_RANGE "linux/fs.h linux/splice.h" '
+ssize_t (*fur_t)(struct file *, loff_t, struct file *, loff_t,
+		 size_t) = splice_copy_file_range;' &
 feature D_ALLOC_PARALLEL_NO_WQ "linux/fs.h linux/dcache.h" '
 struct dentry *(*fur_t)(struct dentry *,
 			const struct qstr *) = d_alloc_parallel;' &

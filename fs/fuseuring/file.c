@@ -79,20 +79,27 @@ static void fur_release_end(struct fur_mount *fm, struct fur_args *args,
  * The last reference: RELEASE goes out now, after every request that
  * used the handle (writeback holds a reference while it writes).
  */
-void fur_file_put(struct fur_file *ff)
+static void fur_file_put_release(struct fur_file *ff, bool sync)
 {
 	struct fur_release_args *ra;
 
 	if (!refcount_dec_and_test(&ff->count))
 		return;
 	ra = container_of(ff->release_args, struct fur_release_args, args);
-	if (ff->release_args && ra->args.opcode) {
-		if (fur_simple_background(ff->fm, &ra->args, GFP_KERNEL))
-			kfree(ra);
-	} else {
-		kfree(ff->release_args);
+	if (!ra->args.opcode) {
+		kfree(ra);
+	} else if (sync) {
+		fur_simple_request(ff->fm, &ra->args);
+		kfree(ra);
+	} else if (fur_simple_background(ff->fm, &ra->args, GFP_KERNEL)) {
+		kfree(ra);
 	}
 	kfree(ff);
+}
+
+void fur_file_put(struct fur_file *ff)
+{
+	fur_file_put_release(ff, false);
 }
 
 struct fur_file *fur_file_get(struct fur_file *ff)
@@ -252,7 +259,11 @@ void fur_release_common(struct file *file, bool isdir)
 		if (isdir)
 			ra->args.opcode = FUSE_RELEASEDIR;
 	}
-	fur_file_put(ff);
+	/*
+	 * A flock dies with the file: the server must have dropped it
+	 * before close() returns, so that the next flock() succeeds.
+	 */
+	fur_file_put_release(ff, ff->flock);
 }
 
 static int fur_release(struct inode *inode, struct file *file)
@@ -904,8 +915,8 @@ static ssize_t fur_copy_file_range(struct file *file_in, loff_t pos_in,
 
 	/* The server cannot: copy through the page cache instead. */
 	if (ret == -EOPNOTSUPP || ret == -EXDEV)
-		ret = splice_copy_file_range(file_in, pos_in, file_out,
-					     pos_out, len);
+		ret = fur_splice_copy_file_range(file_in, pos_in, file_out,
+						 pos_out, len);
 	return ret;
 }
 
@@ -920,7 +931,7 @@ static const struct file_operations fur_file_operations = {
 	.fsync		= fur_fsync,
 	.lock		= fur_file_lock,
 	.flock		= fur_file_flock,
-	.splice_read	= filemap_splice_read,
+	.splice_read	= fur_filemap_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.fallocate	= fur_file_fallocate,
 	.copy_file_range = fur_copy_file_range,
