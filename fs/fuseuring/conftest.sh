@@ -70,6 +70,23 @@ ssize_t (*fur_t)(struct file *, loff_t *, struct pipe_inode_info *,
 feature SPLICE_COPY_FILE_RANGE "linux/fs.h linux/splice.h" '
 ssize_t (*fur_t)(struct file *, loff_t, struct file *, loff_t,
 		 size_t) = splice_copy_file_range;' &
+feature WRITEBACK_ITER "linux/writeback.h" '
+struct folio *(*fur_t)(struct address_space *, struct writeback_control *,
+		       struct folio *, int *) = writeback_iter;' &
+feature WRITEPAGE_T_FOLIO "linux/writeback.h" '
+static int fur_wp(struct folio *f, struct writeback_control *w, void *d)
+{ return 0; }
+writepage_t fur_t = fur_wp;' &
+feature WRITE_BEGIN_FOLIO "linux/fs.h" '
+static int fur_wb(struct file *k, struct address_space *m, loff_t p,
+		  unsigned int l, struct folio **f, void **d) { return 0; }
+static int fur_wbk(const struct kiocb *k, struct address_space *m, loff_t p,
+		   unsigned int l, struct folio **f, void **d) { return 0; }
+const struct address_space_operations fur_t = {
+	.write_begin = _Generic(((struct address_space_operations *)0)->write_begin,
+		int (*)(const struct kiocb *, struct address_space *, loff_t,
+			unsigned int, struct folio **, void **): fur_wbk,
+		default: fur_wb) };' &
 feature D_ALLOC_PARALLEL_NO_WQ "linux/fs.h linux/dcache.h" '
 struct dentry *(*fur_t)(struct dentry *,
 			const struct qstr *) = d_alloc_parallel;' &
@@ -77,13 +94,19 @@ feature WRITE_BEGIN_KIOCB "linux/fs.h" '
 static int fur_wb(const struct kiocb *k, struct address_space *m, loff_t p,
 		  unsigned int l, struct folio **f, void **d) { return 0; }
 const struct address_space_operations fur_t = { .write_begin = fur_wb };' &
+# The ring needs cancelable commands (6.7); the task work callback and
+# io_uring_cmd_done() changed shape in 7.x (URING_CMD_TW_REQ).
 feature URING_CMD_CANCEL "linux/io_uring/cmd.h" '
-static void fur_cb(struct io_uring_cmd *c, unsigned int f) {}
 void fur_t(struct io_uring_cmd *c, unsigned int f)
 {
-	io_uring_cmd_mark_cancelable(c, f);
+	io_uring_cmd_mark_cancelable(c, f | IO_URING_F_CANCEL);
+}' &
+feature URING_CMD_TW_REQ "linux/io_uring/cmd.h" '
+static void fur_cb(struct io_tw_req r, io_tw_token_t t) {}
+void fur_t(struct io_uring_cmd *c, unsigned int f)
+{
 	io_uring_cmd_complete_in_task(c, fur_cb);
-	io_uring_cmd_done(c, 0, 0, f | IO_URING_F_TASK_DEAD);
+	io_uring_cmd_done(c, 0, f);
 }' &
 wait
 

@@ -22,6 +22,37 @@ module_param(ring_queues, uint, 0644);
 MODULE_PARM_DESC(ring_queues,
 		 "io_uring queues per connection (0: one per possible CPU); a request issued on CPU c goes to queue c % queues");
 
+/*
+ * The uring_cmd interface of 7.x: io_uring_cmd_done() lost res2, task work
+ * callbacks take a struct io_tw_req and tell a dying task in tw.cancel,
+ * and the command area of a 128-byte SQE has its own accessor.
+ */
+#if FUR_HAVE_URING_CMD_TW_REQ
+static void fur_cmd_done(struct io_uring_cmd *cmd, int ret,
+			 unsigned int flags)
+{
+	io_uring_cmd_done(cmd, ret, flags);
+}
+
+static const struct fuse_uring_cmd_req *
+fur_sqe_cmd(const struct io_uring_sqe *sqe)
+{
+	return io_uring_sqe128_cmd(sqe, struct fuse_uring_cmd_req);
+}
+#else
+static void fur_cmd_done(struct io_uring_cmd *cmd, int ret,
+			 unsigned int flags)
+{
+	io_uring_cmd_done(cmd, ret, 0, flags);
+}
+
+static const struct fuse_uring_cmd_req *
+fur_sqe_cmd(const struct io_uring_sqe *sqe)
+{
+	return io_uring_sqe_cmd(sqe);
+}
+#endif
+
 static struct dentry *fur_uring_debugfs_root;
 static atomic_t fur_ring_ids = ATOMIC_INIT(0);
 
@@ -243,7 +274,7 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 			list_add(&req->list, &q->reqs);
 			last = fur_ent_unlink(ent);
 			spin_unlock(&q->lock);
-			io_uring_cmd_done(cmd, -ENOTCONN, 0, flags);
+			fur_cmd_done(cmd, -ENOTCONN, flags);
 			fur_ent_free(ent, last);
 			fur_ring_kick(q);
 			return;
@@ -256,7 +287,7 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 			last = fur_ent_unlink(ent);
 			spin_unlock(&q->lock);
 			fur_ring_fail_req(req, q->stopped ? -ENOTCONN : -EIO);
-			io_uring_cmd_done(cmd, cmd_err, 0, flags);
+			fur_cmd_done(cmd, cmd_err, flags);
 			fur_ent_free(ent, last);
 			return;
 		}
@@ -273,7 +304,7 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 			if (test_bit(FR_INTERRUPTED, &req->flags))
 				fur_queue_interrupt(req);
 			fur_put_request(req);
-			io_uring_cmd_done(cmd, 0, 0, flags);
+			fur_cmd_done(cmd, 0, flags);
 			return;
 		}
 		/* Too big for the payload buffer: fail it, take the next. */
@@ -294,11 +325,21 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 	}
 }
 
+#if FUR_HAVE_URING_CMD_TW_REQ
+static void fur_ring_dispatch_tw(struct io_tw_req tw_req, io_tw_token_t tw)
+{
+	struct io_uring_cmd *cmd = io_uring_cmd_from_tw(tw_req);
+
+	fur_ring_dispatch(fur_cmd_pdu(cmd)->ent,
+			  IO_URING_CMD_TASK_WORK_ISSUE_FLAGS, tw.cancel);
+}
+#else
 static void fur_ring_dispatch_tw(struct io_uring_cmd *cmd, unsigned int flags)
 {
 	fur_ring_dispatch(fur_cmd_pdu(cmd)->ent, flags,
 			  flags & IO_URING_F_TASK_DEAD);
 }
+#endif
 
 /*
  * Give waiting requests to available entries: after a request came back
@@ -381,7 +422,7 @@ static int fur_ring_park(struct fur_ring_ent *ent, unsigned int flags)
 		last = fur_ent_unlink(ent);
 		spin_unlock(&q->lock);
 		/* Completing it here also drops the cancelable mark. */
-		io_uring_cmd_done(ent->cmd, -ENOTCONN, 0, flags);
+		fur_cmd_done(ent->cmd, -ENOTCONN, flags);
 		fur_ent_free(ent, last);
 		return -EIOCBQUEUED;
 	}
@@ -697,7 +738,7 @@ static void fur_ring_cancel(struct io_uring_cmd *cmd, unsigned int flags)
 	}
 	last = fur_ent_unlink(ent);
 	spin_unlock(&q->lock);
-	io_uring_cmd_done(cmd, -ENOTCONN, 0, flags);
+	fur_cmd_done(cmd, -ENOTCONN, flags);
 	fur_ent_free(ent, last);
 }
 
@@ -725,7 +766,7 @@ int fur_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		return -EINVAL;
 	if (!READ_ONCE(fc->connected))
 		return -ENOTCONN;
-	cr = io_uring_sqe_cmd(cmd->sqe);
+	cr = fur_sqe_cmd(cmd->sqe);
 
 	switch (cmd->cmd_op) {
 	case FUSE_IO_URING_CMD_REGISTER:
@@ -787,8 +828,7 @@ static void fur_ring_abort(struct fur_conn *fc)
 		}
 		list_for_each_entry_safe(ent, next, &parked, list) {
 			list_del(&ent->list);
-			io_uring_cmd_done(ent->cmd, -ENOTCONN, 0,
-					  IO_URING_F_UNLOCKED);
+			fur_cmd_done(ent->cmd, -ENOTCONN, IO_URING_F_UNLOCKED);
 			kfree(ent);
 		}
 	}
