@@ -707,7 +707,11 @@ static int fur_ring_register(struct fur_conn *fc, struct io_uring_cmd *cmd,
 	fur_cmd_pdu(cmd)->ent = ent;
 
 	spin_lock(&q->lock);
-	if (q->stopped) {
+	/*
+	 * An abort that ran while the ring was being created found no
+	 * abort_transport: the connection's state says it all.
+	 */
+	if (q->stopped || !READ_ONCE(fc->connected)) {
 		spin_unlock(&q->lock);
 		kfree(ent);
 		return -ENOTCONN;

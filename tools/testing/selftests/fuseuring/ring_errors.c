@@ -223,6 +223,60 @@ TEST(commit_errors)
 	close(s.fd);
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* A signal to a caller whose request the server holds over the ring. */
+TEST(interrupt_on_classic_path)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct client c;
+	double t0;
+	struct rs s;
+	int n;
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, rs_set_param_queues(1));
+	ASSERT_EQ(0, rs_mount(&s, MNT));
+	ASSERT_EQ(0, rs_do_init(&s, true));
+	ASSERT_EQ(0, rs_start(&s));
+	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_register_all(&s, 2));
+	EXPECT_EQ(0, rs_set_param_queues(0));
+
+	client_start(&c, "hold1");
+	n = serve_one(&s, 5000);
+	ASSERT_GE(n, 0);
+	pthread_kill(c.thr, SIGUSR1);
+	/* FUSE_INTERRUPT comes on the device, not the ring. */
+	t0 = raw_now();
+	while (!s.interrupts && raw_now() - t0 < 5)
+		usleep(10000);
+	EXPECT_EQ(1, s.interrupts);
+	EXPECT_FALSE(c.done);
+	rs_put_reply(&s, n, -EINTR, NULL, 0);
+	rs_prep_commit(&s, n, s.ents[n].unique);
+	io_uring_submit(&s.ring);
+	EXPECT_EQ(EINTR, serve_client(&s, &c, 5));
+
+	{
+		pid_t pid = fork();
+		int status;
+
+		ASSERT_GE(pid, 0);
+		if (!pid)
+			_exit(umount(MNT) ? errno : 0);
+		while (waitpid(pid, &status, WNOHANG) == 0)
+			serve_one(&s, 100);
+		EXPECT_EQ(0, WEXITSTATUS(status));
+	}
+	pthread_join(s.classic, NULL);
+	io_uring_queue_exit(&s.ring);
+	close(s.fd);
+}
+
 TEST(after_abort)
 {
 	struct iovec iov[2];

@@ -42,6 +42,7 @@ struct rs {
 	bool classic_running, ring_running;
 	volatile bool hold_all;	/* leave every request unanswered */
 	volatile int answered;
+	volatile int interrupts;	/* FUSE_INTERRUPTs read on the device */
 	volatile int reg_state;	/* 1 registering, 0 done, <0 error */
 	unsigned int reg_per_queue;
 	char mnt[64];
@@ -118,6 +119,8 @@ static inline void *rs_classic_loop(void *arg)
 	while (buf && raw_read(s->fd, buf, &req) == 0) {
 		if (req.h.opcode == FUSE_INIT)
 			rs_reply_init(s->fd, &req, true);
+		else if (req.h.opcode == FUSE_INTERRUPT)
+			__atomic_add_fetch(&s->interrupts, 1, __ATOMIC_SEQ_CST);
 		else
 			raw_default(s->fd, &req);
 	}
