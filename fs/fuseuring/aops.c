@@ -268,12 +268,64 @@ static void fur_wb_send(struct fur_wb *wb)
 	wb->count = 0;
 }
 
+/* Add a locked dirty folio to the batch; it is unlocked under writeback. */
+static void fur_wb_add_folio(struct fur_wb *wb, struct folio *folio)
+{
+	struct inode *inode = wb->mapping->host;
+	loff_t size = i_size_read(inode);
+	loff_t pos = folio_pos(folio);
+	size_t len;
+
+	if (pos >= size) {
+		/* Truncated meanwhile: nothing to write. */
+		folio_unlock(folio);
+		return;
+	}
+	len = min_t(loff_t, folio_size(folio), size - pos);
+	if (wb->ap.num_pages &&
+	    (pos != wb->pos + wb->count ||
+	     wb->ap.num_pages == wb->max_pages ||
+	     wb->count + len > wb->max_bytes))
+		fur_wb_send(wb);
+	folio_start_writeback(folio);
+	folio_unlock(folio);
+	if (!wb->ap.num_pages)
+		wb->pos = pos;
+	wb->ap.pages[wb->ap.num_pages] = &folio->page;
+	wb->ap.descs[wb->ap.num_pages].offset = 0;
+	wb->ap.descs[wb->ap.num_pages].length = len;
+	wb->ap.num_pages++;
+	wb->count += len;
+	/* A partial folio ends the file: nothing may follow it. */
+	if (len < folio_size(folio))
+		fur_wb_send(wb);
+}
+
+#if !FUR_HAVE_WRITEBACK_ITER
+/* write_cache_pages() hands out pages before 6.3, folios since. */
+#if FUR_HAVE_WRITEPAGE_T_FOLIO
+static int fur_wb_add_page(struct folio *folio, struct writeback_control *wbc,
+			   void *data)
+{
+	fur_wb_add_folio(data, folio);
+	return 0;
+}
+#else
+static int fur_wb_add_page(struct page *page, struct writeback_control *wbc,
+			   void *data)
+{
+	fur_wb_add_folio(data, page_folio(page));
+	return 0;
+}
+#endif
+#endif
+
 static int fur_writepages(struct address_space *mapping,
 			  struct writeback_control *wbc)
 {
 	struct inode *inode = mapping->host;
 	struct fur_conn *fc = get_fur_conn(inode);
-	struct folio *folio = NULL;
+	struct folio *folio __maybe_unused = NULL;
 	struct fur_wb wb = { .mapping = mapping };
 	int error = 0;
 
@@ -292,35 +344,12 @@ static int fur_writepages(struct address_space *mapping,
 		goto out;
 	}
 
-	while ((folio = writeback_iter(mapping, wbc, folio, &error))) {
-		loff_t size = i_size_read(inode);
-		loff_t pos = folio_pos(folio);
-		size_t len;
-
-		if (pos >= size) {
-			/* Truncated meanwhile: nothing to write. */
-			folio_unlock(folio);
-			continue;
-		}
-		len = min_t(loff_t, folio_size(folio), size - pos);
-		if (wb.ap.num_pages &&
-		    (pos != wb.pos + wb.count ||
-		     wb.ap.num_pages == wb.max_pages ||
-		     wb.count + len > wb.max_bytes))
-			fur_wb_send(&wb);
-		folio_start_writeback(folio);
-		folio_unlock(folio);
-		if (!wb.ap.num_pages)
-			wb.pos = pos;
-		wb.ap.pages[wb.ap.num_pages] = &folio->page;
-		wb.ap.descs[wb.ap.num_pages].offset = 0;
-		wb.ap.descs[wb.ap.num_pages].length = len;
-		wb.ap.num_pages++;
-		wb.count += len;
-		/* A partial folio ends the file: nothing may follow it. */
-		if (len < folio_size(folio))
-			fur_wb_send(&wb);
-	}
+#if FUR_HAVE_WRITEBACK_ITER
+	while ((folio = writeback_iter(mapping, wbc, folio, &error)))
+		fur_wb_add_folio(&wb, folio);
+#else
+	error = write_cache_pages(mapping, wbc, fur_wb_add_page, &wb);
+#endif
 	fur_wb_send(&wb);
 out:
 	kfree(wb.ap.pages);
@@ -334,15 +363,14 @@ out:
  * reads the folio first, unless it lies wholly past the end of the
  * file, where it is zeros.
  */
-static int fur_write_begin(FUR_WRITE_CTX ctx, struct address_space *mapping,
-			   loff_t pos, unsigned int len, struct folio **foliop,
-			   void **fsdata)
+static int fur_write_begin_folio(FUR_WRITE_CTX ctx,
+				 struct address_space *mapping, loff_t pos,
+				 unsigned int len, struct folio **foliop)
 {
 	struct folio *folio;
 	int err;
 
-	folio = __filemap_get_folio(mapping, pos >> PAGE_SHIFT, FGP_WRITEBEGIN,
-				    mapping_gfp_mask(mapping));
+	folio = fur_filemap_get_folio_writebegin(mapping, pos >> PAGE_SHIFT);
 	if (IS_ERR(folio))
 		return PTR_ERR(folio);
 	*foliop = folio;
@@ -363,9 +391,9 @@ static int fur_write_begin(FUR_WRITE_CTX ctx, struct address_space *mapping,
 	return err;
 }
 
-static int fur_write_end(FUR_WRITE_CTX ctx, struct address_space *mapping,
-			 loff_t pos, unsigned int len, unsigned int copied,
-			 struct folio *folio, void *fsdata)
+static int fur_write_end_folio(struct address_space *mapping, loff_t pos,
+			       unsigned int len, unsigned int copied,
+			       struct folio *folio)
 {
 	struct inode *inode = mapping->host;
 	struct fur_inode *fi = get_fur_inode(inode);
@@ -393,6 +421,42 @@ unlock:
 	folio_put(folio);
 	return copied;
 }
+
+/* write_begin and write_end pass folios since 6.12, pages before. */
+#if FUR_HAVE_WRITE_BEGIN_FOLIO
+static int fur_write_begin(FUR_WRITE_CTX ctx, struct address_space *mapping,
+			   loff_t pos, unsigned int len, struct folio **foliop,
+			   void **fsdata)
+{
+	return fur_write_begin_folio(ctx, mapping, pos, len, foliop);
+}
+
+static int fur_write_end(FUR_WRITE_CTX ctx, struct address_space *mapping,
+			 loff_t pos, unsigned int len, unsigned int copied,
+			 struct folio *folio, void *fsdata)
+{
+	return fur_write_end_folio(mapping, pos, len, copied, folio);
+}
+#else
+static int fur_write_begin(FUR_WRITE_CTX ctx, struct address_space *mapping,
+			   loff_t pos, unsigned int len, struct page **pagep,
+			   void **fsdata)
+{
+	struct folio *folio;
+	int err = fur_write_begin_folio(ctx, mapping, pos, len, &folio);
+
+	*pagep = err ? NULL : &folio->page;
+	return err;
+}
+
+static int fur_write_end(FUR_WRITE_CTX ctx, struct address_space *mapping,
+			 loff_t pos, unsigned int len, unsigned int copied,
+			 struct page *page, void *fsdata)
+{
+	return fur_write_end_folio(mapping, pos, len, copied,
+				   page_folio(page));
+}
+#endif
 
 /*
  * Writeback cache: the kernel owns mtime and ctime; write_inode tells the

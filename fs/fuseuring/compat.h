@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/dcache.h>
 #include <linux/magic.h>
+#include <linux/pagemap.h>
 #include <linux/splice.h>
 
 /* FUR_HAVE_*: what fs/fuseuring/conftest.sh found in this kernel. */
@@ -114,6 +115,33 @@ static inline void fur_set_default_d_op(struct super_block *sb,
 #else
 	sb->s_d_op = ops;
 #endif
+}
+
+/* File locks moved to their own header (6.3) and core struct (6.9). */
+#if FUR_HAVE_FILELOCK_H
+#include <linux/filelock.h>
+#endif
+#if FUR_HAVE_FILE_LOCK_CORE
+#define fur_fl(fl, field)	((fl)->c.flc_##field)
+#else
+#define fur_fl(fl, field)	((fl)->fl_##field)
+#endif
+
+/*
+ * A locked folio to write into: FGP_WRITEBEGIN arrived in 6.3, and
+ * __filemap_get_folio() answered NULL instead of an ERR_PTR before 6.4.
+ */
+#ifndef FGP_WRITEBEGIN
+#define FGP_WRITEBEGIN	(FGP_LOCK | FGP_WRITE | FGP_CREAT | FGP_STABLE)
+#endif
+
+static inline struct folio *
+fur_filemap_get_folio_writebegin(struct address_space *mapping, pgoff_t index)
+{
+	struct folio *folio = __filemap_get_folio(mapping, index, FGP_WRITEBEGIN,
+						  mapping_gfp_mask(mapping));
+
+	return folio ?: ERR_PTR(-ENOMEM);
 }
 
 /* Splice reads from the page cache (6.5 renamed the helper). */

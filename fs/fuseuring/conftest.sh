@@ -78,15 +78,18 @@ static int fur_wp(struct folio *f, struct writeback_control *w, void *d)
 { return 0; }
 writepage_t fur_t = fur_wp;' &
 feature WRITE_BEGIN_FOLIO "linux/fs.h" '
-static int fur_wb(struct file *k, struct address_space *m, loff_t p,
-		  unsigned int l, struct folio **f, void **d) { return 0; }
-static int fur_wbk(const struct kiocb *k, struct address_space *m, loff_t p,
-		   unsigned int l, struct folio **f, void **d) { return 0; }
-const struct address_space_operations fur_t = {
-	.write_begin = _Generic(((struct address_space_operations *)0)->write_begin,
-		int (*)(const struct kiocb *, struct address_space *, loff_t,
-			unsigned int, struct folio **, void **): fur_wbk,
-		default: fur_wb) };' &
+void fur_t(struct address_space *m)
+{
+	struct folio **f = NULL;
+
+	m->a_ops->write_begin(NULL, m, 0, 0, f, NULL);
+}' &
+feature FILELOCK_H "linux/filelock.h" 'int fur_t;' &
+feature FILE_LOCK_CORE "linux/fs.h" '
+#if __has_include(<linux/filelock.h>)
+#include <linux/filelock.h>
+#endif
+int fur_t(struct file_lock *fl) { return fl->c.flc_type; }' &
 feature D_ALLOC_PARALLEL_NO_WQ "linux/fs.h linux/dcache.h" '
 struct dentry *(*fur_t)(struct dentry *,
 			const struct qstr *) = d_alloc_parallel;' &
@@ -94,19 +97,13 @@ feature WRITE_BEGIN_KIOCB "linux/fs.h" '
 static int fur_wb(const struct kiocb *k, struct address_space *m, loff_t p,
 		  unsigned int l, struct folio **f, void **d) { return 0; }
 const struct address_space_operations fur_t = { .write_begin = fur_wb };' &
-# The ring needs cancelable commands (6.7); the task work callback and
-# io_uring_cmd_done() changed shape in 7.x (URING_CMD_TW_REQ).
 feature URING_CMD_CANCEL "linux/io_uring/cmd.h" '
+static void fur_cb(struct io_uring_cmd *c, unsigned int f) {}
 void fur_t(struct io_uring_cmd *c, unsigned int f)
 {
-	io_uring_cmd_mark_cancelable(c, f | IO_URING_F_CANCEL);
-}' &
-feature URING_CMD_TW_REQ "linux/io_uring/cmd.h" '
-static void fur_cb(struct io_tw_req r, io_tw_token_t t) {}
-void fur_t(struct io_uring_cmd *c, unsigned int f)
-{
+	io_uring_cmd_mark_cancelable(c, f);
 	io_uring_cmd_complete_in_task(c, fur_cb);
-	io_uring_cmd_done(c, 0, f);
+	io_uring_cmd_done(c, 0, 0, f | IO_URING_F_TASK_DEAD);
 }' &
 wait
 

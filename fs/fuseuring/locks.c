@@ -5,7 +5,6 @@
  * SETLKW; otherwise they are local to this kernel, as on any file.
  */
 
-#include <linux/filelock.h>
 #include <linux/fs.h>
 #include <linux/once.h>
 #include <linux/pid_namespace.h>
@@ -35,12 +34,12 @@ static void fur_lk_args(struct file *file, struct file_lock *fl, u32 opcode,
 	struct fur_file *ff = file->private_data;
 
 	inarg->fh = ff->fh;
-	inarg->owner = fur_lock_owner_id(fc, fl->c.flc_owner);
+	inarg->owner = fur_lock_owner_id(fc, fur_fl(fl, owner));
 	inarg->lk.start = fl->fl_start;
 	inarg->lk.end = fl->fl_end;
-	inarg->lk.type = fl->c.flc_type;
+	inarg->lk.type = fur_fl(fl, type);
 	/* The holder's pid as the server's namespace sees it. */
-	if (!flock && fl->c.flc_type != F_UNLCK)
+	if (!flock && fur_fl(fl, type) != F_UNLCK)
 		inarg->lk.pid = pid_nr_ns(task_tgid(current), fc->pid_ns);
 	if (flock)
 		inarg->lk_flags |= FUSE_LK_FLOCK;
@@ -68,7 +67,7 @@ static int fur_getlk(struct file *file, struct file_lock *fl)
 	if (err)
 		return err;
 	if (lk->type == F_UNLCK) {
-		fl->c.flc_type = F_UNLCK;
+		fur_fl(fl, type) = F_UNLCK;
 		return 0;
 	}
 	if ((lk->type != F_RDLCK && lk->type != F_WRLCK) ||
@@ -77,11 +76,11 @@ static int fur_getlk(struct file *file, struct file_lock *fl)
 		return -EIO;
 	fl->fl_start = lk->start;
 	fl->fl_end = lk->end;
-	fl->c.flc_type = lk->type;
+	fur_fl(fl, type) = lk->type;
 	/* F_GETLK reports the pid in the initial namespace's terms. */
 	rcu_read_lock();
-	fl->c.flc_pid = pid_nr_ns(find_pid_ns(lk->pid, fm->fc->pid_ns),
-				  &init_pid_ns);
+	fur_fl(fl, pid) = pid_nr_ns(find_pid_ns(lk->pid, fm->fc->pid_ns),
+				    &init_pid_ns);
 	rcu_read_unlock();
 	return 0;
 }
@@ -125,7 +124,7 @@ int fur_file_lock(struct file *file, int cmd, struct file_lock *fl)
 	if (IS_GETLK(cmd))
 		return fur_getlk(file, fl);
 	/* At close, FLUSH carried the owner: the server unlocks then. */
-	if ((fl->c.flc_flags & FL_CLOSE_POSIX) == FL_CLOSE_POSIX)
+	if ((fur_fl(fl, flags) & FL_CLOSE_POSIX) == FL_CLOSE_POSIX)
 		return 0;
 	return fur_setlk(file, fl, IS_SETLKW(cmd), false);
 }
