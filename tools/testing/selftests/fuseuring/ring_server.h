@@ -6,8 +6,10 @@
  * command and does not depend on libfuseuring.
  *
  * The tree: the root (nodeid 1); LOOKUP of "dN" is a directory (nodeid
- * 100 + N); "hold*" is never answered; "bad*" gets a reply of the wrong
- * size; anything else is ENOENT.
+ * 100 + N); "file" is a regular file of RS_FILE_SIZE bytes of
+ * rs_pattern() (nodeid 50) whose WRITEs are checked against the pattern;
+ * "hold*" is never answered; "bad*" gets a reply of the wrong size;
+ * anything else is ENOENT.
  */
 #ifndef RING_SERVER_H
 #define RING_SERVER_H
@@ -24,6 +26,14 @@
 
 #define RS_MAX_ENTS	64
 #define RS_PAYLOAD	(256 * 4096)	/* >= max_pages * PAGE_SIZE */
+
+#define RS_FILE_ID	50
+#define RS_FILE_SIZE	(256 * 1024)
+
+static inline unsigned char rs_pattern(uint64_t off)
+{
+	return (off * 7 + 3) & 0xff;
+}
 
 struct rs_ent {
 	struct fuse_uring_req_header *hdr;
@@ -43,6 +53,8 @@ struct rs {
 	volatile bool hold_all;	/* leave every request unanswered */
 	volatile int answered;
 	volatile int interrupts;	/* FUSE_INTERRUPTs read on the device */
+	volatile long written;		/* WRITE bytes that matched the pattern */
+	volatile long write_bad;	/* WRITE bytes that did not */
 	volatile int reg_state;	/* 1 registering, 0 done, <0 error */
 	unsigned int reg_per_queue;
 	char mnt[64];
@@ -297,6 +309,14 @@ static inline bool rs_handle(struct rs *s, unsigned int n)
 			rs_put_reply(s, n, 0, &eo, 7);
 			return true;
 		}
+		if (!strcmp(name, "file")) {
+			memset(&eo, 0, sizeof(eo));
+			eo.nodeid = RS_FILE_ID;
+			raw_fill_attr(&eo.attr, eo.nodeid, S_IFREG | 0644);
+			eo.attr.size = RS_FILE_SIZE;
+			rs_put_reply(s, n, 0, &eo, sizeof(eo));
+			return true;
+		}
 		if (name[0] == 'd' && name[1] >= '0' && name[1] <= '9') {
 			memset(&eo, 0, sizeof(eo));
 			eo.nodeid = 100 + atoi(name + 1);
@@ -309,7 +329,50 @@ static inline bool rs_handle(struct rs *s, unsigned int n)
 	case FUSE_GETATTR:
 		memset(&ao, 0, sizeof(ao));
 		raw_fill_attr(&ao.attr, ih.nodeid, S_IFDIR | 0755);
+		if (ih.nodeid == RS_FILE_ID) {
+			raw_fill_attr(&ao.attr, ih.nodeid, S_IFREG | 0644);
+			ao.attr.size = RS_FILE_SIZE;
+		}
 		rs_put_reply(s, n, 0, &ao, sizeof(ao));
+		return true;
+	case FUSE_OPEN:
+		memset(&oo, 0, sizeof(oo));
+		oo.fh = 7;
+		rs_put_reply(s, n, 0, &oo, sizeof(oo));
+		return true;
+	case FUSE_READ: {
+		const struct fuse_read_in *ri = (const void *)e->hdr->op_in;
+		uint64_t off = ri->offset, i;
+		uint32_t len = ri->size;
+
+		if (off >= RS_FILE_SIZE)
+			len = 0;
+		else if (off + len > RS_FILE_SIZE)
+			len = RS_FILE_SIZE - off;
+		for (i = 0; i < len; i++)
+			e->payload[i] = rs_pattern(off + i);
+		rs_put_reply(s, n, 0, e->payload, len);
+		return true;
+	}
+	case FUSE_WRITE: {
+		const struct fuse_write_in *wi = (const void *)e->hdr->op_in;
+		struct fuse_write_out wo = { .size = wi->size };
+		uint32_t i, bad = 0;
+
+		if (e->hdr->ring_ent_in_out.payload_sz != wi->size)
+			bad = wi->size;
+		for (i = 0; !bad && i < wi->size; i++)
+			bad += (unsigned char)e->payload[i] !=
+			       rs_pattern(wi->offset + i);
+		__atomic_add_fetch(&s->write_bad, bad, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&s->written, wi->size - bad,
+				   __ATOMIC_SEQ_CST);
+		rs_put_reply(s, n, 0, &wo, sizeof(wo));
+		return true;
+	}
+	case FUSE_FLUSH:
+	case FUSE_RELEASE:
+		rs_put_reply(s, n, 0, NULL, 0);
 		return true;
 	case FUSE_OPENDIR:
 		memset(&oo, 0, sizeof(oo));

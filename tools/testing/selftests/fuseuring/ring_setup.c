@@ -150,6 +150,39 @@ TEST(fewer_queues)
 	EXPECT_EQ(0, rs_set_param_queues(0));
 }
 
+/* READ and WRITE: page arguments through the payload buffer. */
+TEST(file_io_over_ring)
+{
+	static unsigned char buf[RS_FILE_SIZE];
+	ssize_t n, got = 0;
+	long bad = 0, i;
+	struct rs s;
+	int fd;
+
+	ASSERT_EQ(0, rs_setup(&s, MNT, 2));
+	fd = open(MNT "/file", O_RDWR);
+	if (fd < 0 && errno == EIO) {
+		rs_teardown(&s);
+		SKIP(return, "regular files are not built in (no file.c)");
+	}
+	ASSERT_LE(0, fd);
+	while ((n = read(fd, buf + got, 64 * 1024)) > 0)
+		got += n;
+	EXPECT_EQ(RS_FILE_SIZE, got);
+	for (i = 0; i < got; i++)
+		bad += buf[i] != rs_pattern(i);
+	EXPECT_EQ(0, bad);
+
+	for (i = 0; i < 128 * 1024; i++)
+		buf[i] = rs_pattern(4096 + i);
+	EXPECT_EQ(128 * 1024, pwrite(fd, buf, 128 * 1024, 4096));
+	EXPECT_EQ(0, fsync(fd));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(128 * 1024, s.written);
+	EXPECT_EQ(0, s.write_bad);
+	rs_teardown(&s);
+}
+
 static void *lookup_thread(void *arg)
 {
 	char prefix[32];
