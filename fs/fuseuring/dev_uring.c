@@ -20,7 +20,7 @@
 static unsigned int ring_queues;
 module_param(ring_queues, uint, 0644);
 MODULE_PARM_DESC(ring_queues,
-		 "io_uring queues per connection (0: one per possible CPU); a request issued on CPU c goes to queue c % queues");
+		 "io_uring queues per connection (0: one per CPU id); a request issued on CPU c goes to queue c % queues");
 
 /*
  * The uring_cmd interface of 7.x: io_uring_cmd_done() lost res2, task work
@@ -78,8 +78,9 @@ static unsigned int fur_ring_nr_queues(void)
 {
 	unsigned int n = READ_ONCE(ring_queues);
 
-	if (!n || n > num_possible_cpus())
-		n = num_possible_cpus();
+	/* As upstream: one queue per CPU id, so that qid == cpu. */
+	if (!n || n > nr_cpu_ids)
+		n = nr_cpu_ids;
 	return n;
 }
 
