@@ -357,6 +357,107 @@ TEST(kill_with_entries_parked)
 	kill_server(_metadata, false);
 }
 
+/* Callers that loop on lookups until the mount dies. */
+struct looper {
+	pthread_t thr;
+	volatile int stop, done, n;
+};
+
+static void *looper_fn(void *arg)
+{
+	struct looper *l = arg;
+	char path[64];
+	struct stat st;
+
+	while (!l->stop) {
+		snprintf(path, sizeof(path), MNT "/d%d", l->n++ % 10);
+		if (stat(path, &st) && errno == ENOTCONN)
+			break;
+	}
+	l->done = 1;
+	return NULL;
+}
+
+static bool loopers_wait(struct looper *l, int nr, double limit)
+{
+	double t0 = raw_now();
+	int i, done;
+
+	do {
+		for (i = 0, done = 0; i < nr; i++)
+			done += l[i].done;
+		if (done == nr)
+			break;
+		usleep(10000);
+	} while (raw_now() - t0 < limit);
+	for (i = 0; i < nr; i++)
+		if (l[i].done)
+			pthread_join(l[i].thr, NULL);
+	return done == nr;
+}
+
+/* kill -9 of a busy server, at a different moment each round. */
+TEST(kill_under_load)
+{
+	struct looper l[6];
+	int round, i, pfd[2];
+	char ok;
+	pid_t pid;
+
+	for (round = 0; round < 5; round++) {
+		ASSERT_EQ(0, pipe(pfd));
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			static struct rs s;
+
+			ok = rs_setup(&s, MNT, 1) == 0;
+			if (write(pfd[1], &ok, 1) != 1)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		ASSERT_EQ(1, read(pfd[0], &ok, 1));
+		ASSERT_EQ(1, ok);
+		close(pfd[0]);
+		close(pfd[1]);
+		memset(l, 0, sizeof(l));
+		for (i = 0; i < 6; i++)
+			pthread_create(&l[i].thr, NULL, looper_fn, &l[i]);
+		usleep(20000 + round * 37000);
+		kill(pid, SIGKILL);
+		EXPECT_EQ(137, raw_wait(pid, 5));
+		EXPECT_TRUE(loopers_wait(l, 6, 5));
+		for (i = 0; i < 6; i++)
+			EXPECT_GT(l[i].n, 0);
+		EXPECT_EQ(0, umount(MNT));
+	}
+}
+
+/* umount -f with requests going: callers end with ENOTCONN, no hang. */
+TEST(force_umount_under_load)
+{
+	struct looper l[6];
+	unsigned int i;
+	struct rs s;
+
+	ASSERT_EQ(0, rs_setup(&s, MNT, 1));
+	memset(l, 0, sizeof(l));
+	for (i = 0; i < 6; i++)
+		pthread_create(&l[i].thr, NULL, looper_fn, &l[i]);
+	usleep(200000);
+	/* umount_begin aborts even when the mount is still busy. */
+	if (umount2(MNT, MNT_FORCE))
+		EXPECT_EQ(EBUSY, errno);
+	EXPECT_TRUE(loopers_wait(l, 6, 5));
+	umount2(MNT, MNT_DETACH);
+	pthread_join(s.ringthr, NULL);
+	s.ring_running = false;
+	for (i = 0; i < s.nents; i++)
+		EXPECT_EQ(-ENOTCONN, s.ents[i].state);
+	rs_teardown(&s);
+}
+
 TEST(ring_closed_device_open)
 {
 	struct client c;
