@@ -97,6 +97,8 @@ TEST(sqe64_ring)
 	struct rs_ent e;
 	struct rs s;
 
+	RS_NEED_RING();
+
 	ASSERT_EQ(0, rs_mount(&s, MNT));
 	ASSERT_EQ(0, rs_do_init(&s, true));
 	ASSERT_EQ(0, rs_start(&s));
@@ -114,6 +116,8 @@ TEST(bad_register_args)
 	struct rs_ent e;
 	void *none, *gone;
 	struct rs s;
+
+	RS_NEED_RING();
 
 	ASSERT_EQ(0, rs_mount(&s, MNT));
 	ASSERT_EQ(0, rs_do_init(&s, true));
@@ -173,6 +177,8 @@ TEST(commit_errors)
 	uint64_t id;
 	struct rs s;
 	int n;
+
+	RS_NEED_RING();
 
 	ASSERT_EQ(0, rs_set_param_queues(1));
 	ASSERT_EQ(0, rs_mount(&s, MNT));
@@ -237,6 +243,8 @@ TEST(interrupt_on_classic_path)
 	struct rs s;
 	int n;
 
+	RS_NEED_RING();
+
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	ASSERT_EQ(0, rs_set_param_queues(1));
 	ASSERT_EQ(0, rs_mount(&s, MNT));
@@ -283,6 +291,8 @@ TEST(after_abort)
 	struct rs_ent e;
 	struct rs s, s2;
 	unsigned int i;
+
+	RS_NEED_RING();
 
 	ASSERT_EQ(0, rs_setup(&s, MNT, 1));
 	ASSERT_EQ(0, umount(MNT));
@@ -349,11 +359,13 @@ static void kill_server(struct __test_metadata *_metadata, bool hold)
 
 TEST(kill_with_requests_in_flight)
 {
+	RS_NEED_RING();
 	kill_server(_metadata, true);
 }
 
 TEST(kill_with_entries_parked)
 {
+	RS_NEED_RING();
 	kill_server(_metadata, false);
 }
 
@@ -404,6 +416,8 @@ TEST(kill_under_load)
 	char ok;
 	pid_t pid;
 
+	RS_NEED_RING();
+
 	for (round = 0; round < 5; round++) {
 		ASSERT_EQ(0, pipe(pfd));
 		pid = fork();
@@ -441,6 +455,8 @@ TEST(force_umount_under_load)
 	unsigned int i;
 	struct rs s;
 
+	RS_NEED_RING();
+
 	ASSERT_EQ(0, rs_setup(&s, MNT, 1));
 	memset(l, 0, sizeof(l));
 	for (i = 0; i < 6; i++)
@@ -463,6 +479,8 @@ TEST(ring_closed_device_open)
 	struct client c;
 	double t0;
 	struct rs s;
+
+	RS_NEED_RING();
 
 	ASSERT_EQ(0, rs_mount(&s, MNT));
 	ASSERT_EQ(0, rs_do_init(&s, true));

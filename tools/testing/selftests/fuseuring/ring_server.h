@@ -61,6 +61,22 @@ struct rs {
 	char debugfs[128];
 };
 
+/*
+ * The module has the ring only on kernels with cancelable uring commands
+ * (not 6.1): its ring_queues parameter exists exactly then.  Another
+ * device (FUSEURING_DEV=/dev/fuse, upstream) is assumed to have it.
+ */
+static inline bool rs_kernel_has_ring(void)
+{
+	return getenv("FUSEURING_DEV") ||
+	       !access("/sys/module/fuseuring/parameters/ring_queues", F_OK);
+}
+
+#define RS_NEED_RING() do {						\
+	if (!rs_kernel_has_ring())					\
+		SKIP(return, "this kernel's fuseuring has no io_uring transport"); \
+} while (0)
+
 static inline unsigned int rs_param_queues(void)
 {
 	unsigned int n = 0;

@@ -40,6 +40,8 @@ TEST(eagain_before_init)
 	struct rs_ent e;
 	struct rs s;
 
+	RS_NEED_RING();
+
 	ASSERT_EQ(0, rs_mount(&s, MNT));
 	ASSERT_EQ(0, rs_ring_init(&s, 8, IORING_SETUP_SQE128));
 	ASSERT_EQ(0, rs_alloc_ent(&e, 0));
@@ -64,6 +66,8 @@ TEST(requests_over_ring)
 	struct stat st;
 	struct rs s;
 
+	RS_NEED_RING();
+
 	ASSERT_EQ(0, rs_setup(&s, MNT, 2));
 	ASSERT_EQ(0, rs_find_debugfs(&s));
 	ASSERT_EQ(0, stat(MNT "/d1", &st));
@@ -85,6 +89,8 @@ TEST(spread_by_cpu)
 {
 	long long a0, a1, b0, b1;
 	struct rs s;
+
+	RS_NEED_RING();
 
 	if (get_nprocs() < 2)
 		SKIP(return, "needs 2 CPUs");
@@ -115,6 +121,8 @@ TEST(fewer_queues)
 {
 	long long a0, b0;
 	struct rs s;
+
+	RS_NEED_RING();
 
 	if (get_nprocs() < 2)
 		SKIP(return, "needs 2 CPUs");
@@ -159,6 +167,8 @@ TEST(file_io_over_ring)
 	struct rs s;
 	int fd;
 
+	RS_NEED_RING();
+
 	ASSERT_EQ(0, rs_setup(&s, MNT, 2));
 	fd = open(MNT "/file", O_RDWR);
 	if (fd < 0 && errno == EIO) {
@@ -198,6 +208,8 @@ TEST(more_callers_than_entries)
 	void *ret;
 	struct rs s;
 	long i;
+
+	RS_NEED_RING();
 
 	ASSERT_EQ(0, rs_setup(&s, MNT, 1));
 	ASSERT_EQ(0, rs_find_debugfs(&s));
