@@ -259,12 +259,11 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 {
 	struct fur_ring_queue *q = ent->queue;
 	struct io_uring_cmd *cmd = ent->cmd;
-	struct fur_req *req;
+	struct fur_req *req = ent->req, *next;
 	int err, cmd_err;
-	bool last;
+	bool last, stopped;
 
 	for (;;) {
-		req = ent->req;
 		err = task_dead ? -ENOTCONN : fur_ring_copy_in(ent, req);
 
 		spin_lock(&q->lock);
@@ -280,14 +279,15 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 			fur_ring_kick(q);
 			return;
 		}
-		if (q->stopped || (err && err != -E2BIG)) {
-			cmd_err = q->stopped ? -ENOTCONN : err;
-			if (!q->stopped)
+		stopped = q->stopped;
+		if (stopped || (err && err != -E2BIG)) {
+			cmd_err = stopped ? -ENOTCONN : err;
+			if (!stopped)
 				q->stats.errors++;
 			ent->req = NULL;
 			last = fur_ent_unlink(ent);
 			spin_unlock(&q->lock);
-			fur_ring_fail_req(req, q->stopped ? -ENOTCONN : -EIO);
+			fur_ring_fail_req(req, stopped ? -ENOTCONN : -EIO);
 			fur_cmd_done(cmd, cmd_err, flags);
 			fur_ent_free(ent, last);
 			return;
@@ -308,21 +308,25 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 			fur_cmd_done(cmd, 0, flags);
 			return;
 		}
-		/* Too big for the payload buffer: fail it, take the next. */
+		/*
+		 * Too big for the payload buffer: fail it, take the next.  Once
+		 * AVAIL, the entry is send_req's: only the local next counts.
+		 */
 		q->stats.errors++;
-		ent->req = list_first_entry_or_null(&q->reqs, struct fur_req,
-						    list);
-		if (ent->req) {
-			list_del_init(&ent->req->list);
-			ent->req->ring_entry = ent;
+		next = list_first_entry_or_null(&q->reqs, struct fur_req, list);
+		ent->req = next;
+		if (next) {
+			list_del_init(&next->list);
+			next->ring_entry = ent;
 		} else {
 			fur_ent_set(ent, FUR_ENT_AVAIL);
 		}
 		spin_unlock(&q->lock);
 		fur_ring_fail_req(req, req->args->opcode == FUSE_SETXATTR ?
 				  -E2BIG : -EIO);
-		if (!ent->req)
+		if (!next)
 			return;
+		req = next;
 	}
 }
 
