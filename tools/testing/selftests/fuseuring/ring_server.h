@@ -441,7 +441,9 @@ static inline void *rs_ring_loop(void *arg)
 	}
 
 	while (ended < s->nents) {
-		if (io_uring_wait_cqe(&s->ring, &cqe))
+		/* Commits queued below go in with the wait: one syscall. */
+		if (io_uring_submit_and_wait(&s->ring, 1) < 0 ||
+		    io_uring_peek_cqe(&s->ring, &cqe))
 			break;
 		n = cqe->user_data;
 		if (n < s->nents) {
@@ -454,7 +456,6 @@ static inline void *rs_ring_loop(void *arg)
 					__atomic_add_fetch(&s->answered, 1,
 							   __ATOMIC_SEQ_CST);
 					rs_prep_commit(s, n, s->ents[n].unique);
-					io_uring_submit(&s->ring);
 				}
 			}
 		}

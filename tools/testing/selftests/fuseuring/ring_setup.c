@@ -193,6 +193,34 @@ TEST(file_io_over_ring)
 	rs_teardown(&s);
 }
 
+/* Not a check: one caller's LOOKUP round trip, ring beside classic. */
+TEST(latency_ring_vs_classic)
+{
+	double t0, ring_us, classic_us;
+	struct rs s;
+
+	RS_NEED_RING();
+
+	ASSERT_EQ(0, rs_pin(0));
+	ASSERT_EQ(0, rs_setup(&s, MNT, 2));
+	EXPECT_EQ(50, lookup_many("warm", 50));
+	t0 = raw_now();
+	EXPECT_EQ(1000, lookup_many("r", 1000));
+	ring_us = (raw_now() - t0) * 1e6 / 1000;
+	rs_teardown(&s);
+
+	ASSERT_EQ(0, rs_mount(&s, MNT));
+	ASSERT_EQ(0, rs_do_init(&s, false));
+	ASSERT_EQ(0, rs_start(&s));
+	EXPECT_EQ(50, lookup_many("warm", 50));
+	t0 = raw_now();
+	EXPECT_EQ(1000, lookup_many("c", 1000));
+	classic_us = (raw_now() - t0) * 1e6 / 1000;
+	rs_teardown(&s);
+	printf("# LOOKUP round trip, one caller: ring %.1f us, classic %.1f us\n",
+	       ring_us, classic_us);
+}
+
 static void *lookup_thread(void *arg)
 {
 	char prefix[32];
