@@ -168,7 +168,8 @@ static void fur_readahead(struct readahead_control *rac)
 	struct fur_conn *fc = fm->fc;
 	struct fur_file *ff;
 	unsigned int max_pages;
-	gfp_t gfp = readahead_gfp_mask(rac->mapping);
+	/* Readahead is a hint: fail an allocation rather than reclaim hard. */
+	gfp_t gfp = GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN;
 
 	if (fur_is_bad(inode))
 		return;
