@@ -385,6 +385,15 @@ static void fur_ring_send_req(struct fur_iqueue *fiq, struct fur_req *req)
 	struct fur_ring_queue *q;
 	struct fur_ring_ent *ent;
 
+	/*
+	 * A request without a reply (NOTIFY_REPLY) would leave its entry
+	 * in the server's hands until some commit: the device ends it once
+	 * read.
+	 */
+	if (!test_bit(FR_ISREPLY, &req->flags)) {
+		fur_dev_iqueue_ops.send_req(fiq, req);
+		return;
+	}
 	q = ring->queues[raw_smp_processor_id() % ring->nr_queues];
 	spin_lock(&q->lock);
 	if (q->stopped) {
