@@ -265,6 +265,9 @@ static void fur_wb_send(struct fur_wb *wb)
 	}
 	if (err && !wb->err)
 		wb->err = err;
+	/* The server's block count moved; the kernel does not track it. */
+	if (!err)
+		fur_invalidate_attr(inode);
 	wb->ap.num_pages = 0;
 	wb->count = 0;
 }
