@@ -215,7 +215,8 @@ static int fur_ring_copy_out(struct fur_ring_ent *ent, struct fur_req *req)
 	if (copy_from_user(&oh, &h->in_out, sizeof(oh)) ||
 	    copy_from_user(&io, &h->ring_ent_in_out, sizeof(io)))
 		return -EFAULT;
-	if (fur_reply_header_valid(&oh))
+	/* As upstream: the header names the request it answers. */
+	if (fur_reply_header_valid(&oh) || oh.unique != req->in.h.unique)
 		return -EINVAL;
 	req->out.h.error = oh.error;
 	if (oh.error)

@@ -203,13 +203,16 @@ TEST(commit_errors)
 	/* A reply of the wrong size: EIO for the caller, entry reused. */
 	client_start(&c, "bad1");
 	EXPECT_EQ(EIO, serve_client(&s, &c, 5));
+	/* A reply naming another request: EIO, as upstream. */
+	client_start(&c, "wrongid1");
+	EXPECT_EQ(EIO, serve_client(&s, &c, 5));
 	client_start(&c, "d2");
 	EXPECT_EQ(0, serve_client(&s, &c, 5));
 	ASSERT_EQ(0, rs_find_debugfs(&s));
-	EXPECT_EQ(3, rs_counter(&s, 0, "errors"));
+	EXPECT_EQ(4, rs_counter(&s, 0, "errors"));
 	EXPECT_GE(rs_counter(&s, 0, "committed"), 2);
 	EXPECT_EQ(rs_counter(&s, 0, "dispatched"),
-		  rs_counter(&s, 0, "committed") + 1);
+		  rs_counter(&s, 0, "committed") + 2);
 	EXPECT_EQ(0, rs_counter(&s, 0, "inflight"));
 
 	/* umount in a child: DESTROY over the ring, then the entries end. */

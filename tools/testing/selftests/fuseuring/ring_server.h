@@ -9,7 +9,8 @@
  * 100 + N); "file" is a regular file of RS_FILE_SIZE bytes of
  * rs_pattern() (nodeid 50) whose WRITEs are checked against the pattern;
  * "hold*" is never answered; "bad*" gets a reply of the wrong size;
- * anything else is ENOENT.
+ * "wrongid*" a reply whose header names another unique; anything else is
+ * ENOENT.
  */
 #ifndef RING_SERVER_H
 #define RING_SERVER_H
@@ -338,6 +339,11 @@ static inline bool rs_handle(struct rs *s, unsigned int n)
 	case FUSE_LOOKUP:
 		if (!strncmp(name, "hold", 4))
 			return false;
+		if (!strncmp(name, "wrongid", 7)) {
+			rs_put_reply(s, n, -ENOENT, NULL, 0);
+			((struct fuse_out_header *)e->hdr->in_out)->unique += 2;
+			return true;
+		}
 		if (!strncmp(name, "bad", 3)) {
 			memset(&eo, 0, sizeof(eo));
 			rs_put_reply(s, n, 0, &eo, 7);
