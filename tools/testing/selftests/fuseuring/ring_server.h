@@ -58,6 +58,7 @@ struct rs {
 	volatile long written;		/* WRITE bytes that matched the pattern */
 	volatile long write_bad;	/* WRITE bytes that did not */
 	volatile int reg_state;	/* 1 registering, 0 done, <0 error */
+	unsigned int thread_ring_flags;	/* the ring thread makes the ring */
 	unsigned int reg_per_queue;
 	char mnt[64];
 	char debugfs[128];
@@ -439,6 +440,14 @@ static inline void *rs_ring_loop(void *arg)
 	unsigned int ended = 0, n;
 	int err;
 
+	if (s->thread_ring_flags) {
+		/* SINGLE_ISSUER rings belong to the thread that made them. */
+		err = rs_ring_init(s, 128, s->thread_ring_flags);
+		if (err) {
+			s->reg_state = err;
+			return NULL;
+		}
+	}
 	if (s->reg_per_queue) {
 		err = rs_register_all(s, s->reg_per_queue);
 		s->reg_state = err;
@@ -493,21 +502,32 @@ static inline int rs_start_ring(struct rs *s, unsigned int per_queue)
 	return s->reg_state;
 }
 
-/* Full setup: mount, INIT with the ring, entries on every queue, loops. */
-static inline int rs_setup(struct rs *s, const char *mnt,
-			   unsigned int per_queue)
+/*
+ * Full setup: mount, INIT with the ring, entries on every queue, loops.
+ * ring_flags: 0 for a plain SQE128 ring made here; else the ring thread
+ * makes its ring with these flags (SINGLE_ISSUER needs that).
+ */
+static inline int rs_setup_flags(struct rs *s, const char *mnt,
+				 unsigned int per_queue, unsigned int ring_flags)
 {
 	int err = rs_mount(s, mnt);
 
+	s->thread_ring_flags = ring_flags;
 	if (!err)
 		err = rs_do_init(s, true);
-	if (!err)
+	if (!err && !ring_flags)
 		err = rs_ring_init(s, 128, IORING_SETUP_SQE128);
 	if (!err)
 		err = rs_start(s);
 	if (!err)
 		err = rs_start_ring(s, per_queue);
 	return err;
+}
+
+static inline int rs_setup(struct rs *s, const char *mnt,
+			   unsigned int per_queue)
+{
+	return rs_setup_flags(s, mnt, per_queue, 0);
 }
 
 static inline void rs_teardown(struct rs *s)
