@@ -42,10 +42,10 @@ MODULE_SRC = Kbuild dkms.conf include/uapi/linux/fuseuring.h \
 	     $(filter-out fs/fuseuring/features.h, \
 			  $(wildcard fs/fuseuring/*.c fs/fuseuring/*.h))
 
-.PHONY: all deps module lib mount-helper bench-tools selftests check \
-	check-all bench checkpatch clean dkms-source
+.PHONY: all deps module lib examples mount-helper bench-tools selftests \
+	check check-all bench checkpatch clean dkms-source
 
-all: module lib mount-helper bench-tools selftests
+all: module lib examples mount-helper bench-tools selftests
 
 deps: $(DEPS)
 
@@ -63,6 +63,9 @@ endif
 lib: $(DEPS)
 	$(MAKE) -C lib
 
+examples: lib
+	$(MAKE) -C examples
+
 mount-helper: $(DEPS)
 	$(MAKE) -C tools/mount
 
@@ -70,7 +73,7 @@ bench-tools:
 	$(MAKE) -C tools/bench
 
 # The selftests need the kselftest harness from the cache, whatever KDIR.
-selftests: $(CACHE)/.deps-$(KVER) lib mount-helper
+selftests: $(CACHE)/.deps-$(KVER) lib examples mount-helper
 	$(MAKE) -C $(SELFTESTS)
 
 check: all
@@ -100,6 +103,7 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -rf build
 	$(MAKE) -C lib clean
+	$(MAKE) -C examples clean
 	$(MAKE) -C tools/mount clean
 	$(MAKE) -C tools/bench clean
 	$(MAKE) -C $(SELFTESTS) clean

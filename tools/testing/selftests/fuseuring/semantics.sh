@@ -29,6 +29,7 @@ if [ "$T" != kernel-fuse ] && ! grep -q '^fuseuring ' /proc/modules; then
 fi
 
 WORK=$(mktemp -d /tmp/semantics-$T.XXXXXX)
+chmod 755 "$WORK"	# other users' checks must reach the mounts
 pids=()
 
 cleanup() {

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libfuseuring internals shared by the session and the transports. */
+#ifndef FUR_INTERNAL_H
+#define FUR_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "libfuseuring.h"
+
+struct fur_ring;
+
+/* A request the handler waits on for its interrupt. */
+struct fur_waiter {
+	uint64_t unique;
+	bool interrupted;
+	struct fur_waiter *next;
+};
+
+struct fur_session {
+	int fd;
+	char *mountpoint;
+	struct fur_config cfg;
+	const struct fur_ops *ops;
+	void *priv;
+	uint32_t minor;
+	uint64_t kernel_flags;		/* what INIT offered */
+	uint32_t max_write;
+	size_t bufsize;			/* a classic read buffer */
+	enum fur_transport transport;	/* what serves now */
+	unsigned int nqueues;
+	_Atomic uint64_t counts[FUR_MAX_OPCODE];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct fur_waiter *waiters;
+	int init_err;			/* INIT could not be served */
+	bool inited;
+	struct fur_ring *ring;
+};
+
+/* How a request's reply travels. */
+struct fur_reply_ops {
+	int (*send)(struct fur_req *req, int error, const struct iovec *iov,
+		    int n);
+};
+
+struct fur_req_priv {
+	const struct fur_reply_ops *rops;
+	void *transport;		/* the transport's per-request data */
+	struct fuse_in_header in;	/* a copy: the ring reuses its header */
+	bool replied;
+};
+
+/* Act on one request whose header is rp->in (session.c). */
+void fur_dispatch(struct fur_session *se, struct fur_req_priv *rp,
+		  const void *arg, size_t arglen);
+
+/* The ring (ring.c). */
+int fur_ring_start(struct fur_session *se);
+void fur_ring_wait(struct fur_session *se);
+
+#endif /* FUR_INTERNAL_H */

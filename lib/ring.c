@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libfuseuring: the io_uring transport.  One thread per queue, pinned to
+ * the CPUs the queue serves, with its own ring (SQE128) on which it parks
+ * `depth` entries: REGISTER first, then COMMIT_AND_FETCH, which answers the
+ * request an entry holds and parks it again.  A completion means a
+ * request has been copied into the entry's buffers; the thread decodes it,
+ * calls the handler and queues the commit; commits go out in one submit
+ * per batch of completions.  The kernel copies in the thread that submits,
+ * so each queue's thread alone submits and reaps its ring.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+#include <liburing.h>
+
+#include "fur_internal.h"
+
+/* Room before the payload for the op's header (op_in), so that the
+ * handler sees one contiguous argument block without copying the data. */
+#define FUR_OP_ROOM	FUSE_URING_OP_IN_OUT_SZ
+
+struct fur_ent {
+	struct fur_queue *q;
+	struct fuse_uring_req_header *hdr;
+	char *region;		/* FUR_OP_ROOM bytes, then the payload */
+	char *payload;
+	struct iovec iov[2];
+	uint64_t commit_id;
+};
+
+struct fur_queue {
+	struct fur_session *se;
+	unsigned int qid;
+	struct io_uring ring;
+	struct fur_ent *ents;
+	unsigned int active;	/* entries the kernel still holds */
+	int err;
+	pthread_t thread;
+	bool started;
+	bool registered;
+};
+
+struct fur_ring {
+	unsigned int nqueues;
+	unsigned int depth;
+	size_t payload;
+	struct fur_queue *queues;
+};
+
+static void fur_cmd(struct fur_ent *ent, uint32_t cmd_op)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ent->q->ring);
+	struct fuse_uring_cmd_req *req;
+
+	/* Each entry has one command at most, and the ring room for all. */
+	while (!sqe) {
+		io_uring_submit(&ent->q->ring);
+		sqe = io_uring_get_sqe(&ent->q->ring);
+	}
+	memset(sqe, 0, 128);
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = 0;
+	sqe->flags = IOSQE_FIXED_FILE;
+	sqe->cmd_op = cmd_op;
+	sqe->addr = (uintptr_t)ent->iov;
+	sqe->len = 2;
+	io_uring_sqe_set_data(sqe, ent);
+	req = (struct fuse_uring_cmd_req *)sqe->cmd;
+	req->qid = ent->q->qid;
+	req->commit_id = ent->commit_id;
+}
+
+static int ring_send(struct fur_req *req, int error, const struct iovec *iov,
+		     int n)
+{
+	struct fur_req_priv *rp = req->priv;
+	struct fur_ent *ent = rp->transport;
+	size_t max = ent->q->se->ring->payload, off = 0;
+	struct fuse_out_header oh = { .error = error, .unique = rp->in.unique };
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (off + iov[i].iov_len > max) {
+			oh.error = -EIO;	/* a reply the entry cannot carry */
+			off = 0;
+			break;
+		}
+		memmove(ent->payload + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	oh.len = sizeof(oh) + off;
+	memcpy(ent->hdr->in_out, &oh, sizeof(oh));
+	ent->hdr->ring_ent_in_out.payload_sz = off;
+	fur_cmd(ent, FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
+	return 0;
+}
+
+static const struct fur_reply_ops ring_rops = { .send = ring_send };
+
+static void fur_ent_request(struct fur_ent *ent)
+{
+	struct fuse_uring_req_header *h = ent->hdr;
+	struct fur_req_priv rp = { .rops = &ring_rops, .transport = ent };
+	size_t args, head;
+	uint32_t psz;
+
+	memcpy(&rp.in, h->in_out, sizeof(rp.in));
+	psz = h->ring_ent_in_out.payload_sz;
+	ent->commit_id = h->ring_ent_in_out.commit_id;
+	args = rp.in.len > sizeof(rp.in) ? rp.in.len - sizeof(rp.in) : 0;
+	head = args > psz ? args - psz : 0;
+	if (head > FUR_OP_ROOM || psz > ent->q->se->ring->payload) {
+		struct fur_req r = { .in = &rp.in, .se = ent->q->se, .priv = &rp };
+
+		fur_reply_err(&r, EIO);
+		return;
+	}
+	memcpy(ent->payload - head, h->op_in, head);
+	fur_dispatch(ent->q->se, &rp, ent->payload - head, head + psz);
+}
+
+static void fur_queue_pin(struct fur_queue *q, unsigned int nqueues)
+{
+	int c, ncpu = get_nprocs_conf();
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (c = 0; c < ncpu; c++)
+		if ((unsigned int)c % nqueues == q->qid)
+			CPU_SET(c, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Setup, REGISTER of every entry, then report: 0 or -errno in q->err. */
+static int fur_queue_setup(struct fur_queue *q)
+{
+	struct fur_ring *r = q->se->ring;
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE,
+		.cq_entries = 2 * r->depth,
+	};
+	struct io_uring_cqe *cqe;
+	unsigned int i, head;
+	int err;
+
+	err = io_uring_queue_init_params(r->depth, &q->ring, &p);
+	if (err)
+		return err;
+	err = io_uring_register_files(&q->ring, &q->se->fd, 1);
+	if (err)
+		return err;
+	q->ents = calloc(r->depth, sizeof(*q->ents));
+	if (!q->ents)
+		return -ENOMEM;
+	for (i = 0; i < r->depth; i++) {
+		struct fur_ent *e = &q->ents[i];
+
+		e->q = q;
+		if (posix_memalign((void **)&e->hdr, 4096, sizeof(*e->hdr)) ||
+		    posix_memalign((void **)&e->region, 4096,
+				   FUR_OP_ROOM + r->payload))
+			return -ENOMEM;
+		memset(e->hdr, 0, sizeof(*e->hdr));
+		e->payload = e->region + FUR_OP_ROOM;
+		e->iov[0] = (struct iovec){ e->hdr, sizeof(*e->hdr) };
+		e->iov[1] = (struct iovec){ e->payload, r->payload };
+		fur_cmd(e, FUSE_IO_URING_CMD_REGISTER);
+	}
+	q->active = r->depth;
+	err = io_uring_submit(&q->ring);
+	if (err < 0)
+		return err;
+	/* A refused REGISTER completes at once: look without consuming. */
+	io_uring_for_each_cqe(&q->ring, head, cqe)
+		if (cqe->res < 0 && cqe->res != -EAGAIN)
+			return cqe->res;
+	return 0;
+}
+
+static void *fur_queue_thread(void *arg)
+{
+	struct fur_queue *q = arg;
+	struct fur_session *se = q->se;
+	struct io_uring_cqe *cqe;
+	int err;
+
+	fur_queue_pin(q, se->ring->nqueues);
+	err = fur_queue_setup(q);
+	pthread_mutex_lock(&se->lock);
+	q->err = err;
+	q->registered = true;
+	pthread_cond_broadcast(&se->cond);
+	pthread_mutex_unlock(&se->lock);
+	if (err)
+		return NULL;
+
+	while (q->active) {
+		err = io_uring_submit_and_wait(&q->ring, 1);
+		if (err < 0 && err != -EINTR) {
+			q->err = err;
+			break;
+		}
+		while (!io_uring_peek_cqe(&q->ring, &cqe)) {
+			struct fur_ent *ent = io_uring_cqe_get_data(cqe);
+			int res = cqe->res;
+
+			io_uring_cqe_seen(&q->ring, cqe);
+			if (res == -EAGAIN) {	/* REGISTER before INIT's reply */
+				usleep(1000);
+				fur_cmd(ent, FUSE_IO_URING_CMD_REGISTER);
+				continue;
+			}
+			if (res < 0) {
+				/* ENOTCONN: unmounted or aborted. */
+				if (res != -ENOTCONN && res != -ENODEV && !q->err)
+					q->err = res;
+				q->active--;
+				continue;
+			}
+			fur_ent_request(ent);
+		}
+	}
+	return NULL;
+}
+
+/* The kernel's number of queues: its ring_queues parameter, or one per CPU. */
+static unsigned int fur_kernel_queues(struct fur_session *se)
+{
+	unsigned int n = 0;
+	FILE *f;
+
+	if (se->cfg.queues)
+		return se->cfg.queues;
+	if (!strcmp(se->cfg.fstype, FUSEURING_FS_TYPE)) {
+		f = fopen("/sys/module/fuseuring/parameters/ring_queues", "r");
+		if (f) {
+			if (fscanf(f, "%u", &n) != 1)
+				n = 0;
+			fclose(f);
+		}
+	}
+	return n ? n : (unsigned int)get_nprocs_conf();
+}
+
+int fur_ring_start(struct fur_session *se)
+{
+	struct fur_ring *r = calloc(1, sizeof(*r));
+	unsigned int i;
+	int err = 0;
+
+	if (!r)
+		return -ENOMEM;
+	r->nqueues = fur_kernel_queues(se);
+	r->depth = se->cfg.depth;
+	r->payload = se->cfg.payload;
+	if (r->payload < se->max_write)
+		r->payload = (se->max_write + 4095) & ~4095UL;
+	if (r->payload < 8192)
+		r->payload = 8192;
+	r->queues = calloc(r->nqueues, sizeof(*r->queues));
+	if (!r->queues) {
+		free(r);
+		return -ENOMEM;
+	}
+	se->ring = r;
+	se->nqueues = r->nqueues;
+	for (i = 0; i < r->nqueues; i++) {
+		struct fur_queue *q = &r->queues[i];
+
+		q->se = se;
+		q->qid = i;
+		if (pthread_create(&q->thread, NULL, fur_queue_thread, q)) {
+			err = -EAGAIN;
+			break;
+		}
+		q->started = true;
+	}
+	pthread_mutex_lock(&se->lock);
+	for (i = 0; i < r->nqueues; i++) {
+		struct fur_queue *q = &r->queues[i];
+
+		while (q->started && !q->registered)
+			pthread_cond_wait(&se->cond, &se->lock);
+		if (!err && q->err)
+			err = q->err;
+	}
+	pthread_mutex_unlock(&se->lock);
+	return err;
+}
+
+void fur_ring_wait(struct fur_session *se)
+{
+	struct fur_ring *r = se->ring;
+	unsigned int i, j;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->nqueues; i++) {
+		struct fur_queue *q = &r->queues[i];
+
+		if (!q->started)
+			continue;
+		pthread_join(q->thread, NULL);
+		if (q->ring.ring_fd > 0)
+			io_uring_queue_exit(&q->ring);
+		for (j = 0; q->ents && j < r->depth; j++) {
+			free(q->ents[j].hdr);
+			free(q->ents[j].region);
+		}
+		free(q->ents);
+	}
+	free(r->queues);
+	free(r);
+	se->ring = NULL;
+}
