@@ -477,6 +477,42 @@ TEST(force_umount_under_load)
 	rs_teardown(&s);
 }
 
+static void *register_and_exit(void *arg)
+{
+	struct rs *s = arg;
+
+	s->reg_state = rs_register_all(s, 2);
+	return NULL;
+}
+
+/*
+ * The thread that submitted the entries exits, the ring stays open: its
+ * parked commands are cancelled and the classic device takes over.
+ */
+TEST(ring_thread_exits)
+{
+	struct client c;
+	pthread_t thr;
+	struct rs s;
+
+	RS_NEED_RING();
+
+	ASSERT_EQ(0, rs_mount(&s, MNT));
+	ASSERT_EQ(0, rs_do_init(&s, true));
+	ASSERT_EQ(0, rs_start(&s));
+	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, pthread_create(&thr, NULL, register_and_exit, &s));
+	ASSERT_EQ(0, pthread_join(thr, NULL));
+	ASSERT_EQ(0, s.reg_state);
+	usleep(300 * 1000);
+	client_start(&c, "d8");
+	EXPECT_EQ(ENOENT, client_wait(&c, 5));
+	EXPECT_EQ(0, umount(MNT));
+	pthread_join(s.classic, NULL);
+	io_uring_queue_exit(&s.ring);
+	close(s.fd);
+}
+
 TEST(ring_closed_device_open)
 {
 	struct client c;
