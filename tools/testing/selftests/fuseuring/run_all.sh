@@ -18,6 +18,7 @@ TESTS=(
 	kill_classic:300
 	fuzz_classic:900
 	priv_classic:120
+	file_io.sh:300
 )
 
 pass=0 fail=0 skip=0

@@ -1,0 +1,183 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Regular-file I/O on fuseuring: libfuse's passthrough_ll (from the
+# libfuse3-dev examples) served through the mount helper, once in the
+# default write-through mode and once with the writeback cache.  Checks
+# data against the backing directory: buffered, direct and mmap I/O,
+# appends from two writers, truncate, holes, locks, copy_file_range, and
+# that a change behind the kernel's back shows after a new open.
+# Prints TAP.  FUSEURING_DEV/FUSEURING_FSTYPE select another device and
+# type (/dev/fuse and fuse: the kernel's own FUSE, as a reference).
+
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../../../.." && pwd)
+HELPER=$TOP/tools/mount/fuseuring-mount
+DEV=${FUSEURING_DEV:-/dev/fuseuring}
+FSTYPE=${FUSEURING_FSTYPE:-fuseuring}
+WORK=$(mktemp -d /tmp/file-io.XXXXXX)
+MNT=$WORK/mnt
+SRC=$WORK/src
+n=0 failed=0 pid=
+
+if [ "$FSTYPE" = fuseuring ] && ! grep -q '^fuseuring ' /proc/modules; then
+	insmod "${FUSEURING_KO:-$TOP/fuseuring.ko}" || exit 1
+fi
+
+cleanup() {
+	mountpoint -q "$MNT" && umount -l "$MNT"
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ok() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n file_io.$2"
+	else
+		echo "not ok $n file_io.$2"
+		failed=$((failed + 1))
+	fi
+}
+
+serve() {
+	rm -rf "$SRC" && mkdir -p "$SRC" "$MNT"
+	"$HELPER" --dev "$DEV" --fstype "$FSTYPE" "$MNT" \
+		"$HERE/libfuse_passthrough_ll" -f -o "source=$SRC" "$@" %m \
+		>"$WORK/server.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q " $MNT " /proc/mounts && stat "$MNT/." >/dev/null &&
+			return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# passthrough_ll did not start:"
+	sed 's/^/#   /' "$WORK/server.log"
+	return 1
+}
+
+finish() {
+	umount "$MNT" || umount -l "$MNT"
+	wait "$pid" 2>/dev/null
+	pid=
+}
+
+checks() {
+	local m=$1 a b
+
+	echo hello >"$SRC/f1"
+	[ "$(cat "$MNT/f1")" = hello ]
+	ok $? "$m.read_existing"
+
+	echo world >"$MNT/f2" && echo more >>"$MNT/f2"
+	[ "$(cat "$MNT/f2")" = "$(printf 'world\nmore')" ] &&
+		cmp -s "$MNT/f2" "$SRC/f2"
+	ok $? "$m.write_append_close"
+
+	head -c 3000000 /dev/urandom >"$WORK/big"
+	dd if="$WORK/big" of="$MNT/big" bs=100k status=none && sync &&
+		cmp -s "$WORK/big" "$SRC/big" && cmp -s "$WORK/big" "$MNT/big"
+	ok $? "$m.large_buffered"
+
+	dd if="$MNT/big" of="$WORK/dio" iflag=direct bs=64k status=none &&
+		cmp -s "$WORK/dio" "$WORK/big" &&
+		dd if="$WORK/big" of="$MNT/big2" oflag=direct bs=64k \
+			status=none && cmp -s "$SRC/big2" "$WORK/big"
+	ok $? "$m.o_direct"
+
+	printf XY | dd of="$MNT/f1" bs=1 seek=2 conv=notrunc status=none &&
+		sync && [ "$(cat "$SRC/f1")" = heXYo ]
+	ok $? "$m.partial_overwrite"
+
+	(for i in $(seq 40); do echo "a$i" >>"$MNT/ap"; done) & a=$!
+	(for i in $(seq 40); do echo "b$i" >>"$MNT/ap"; done) & b=$!
+	wait $a $b
+	[ "$(wc -l <"$SRC/ap")" = 80 ] && [ "$(wc -l <"$MNT/ap")" = 80 ]
+	ok $? "$m.two_appenders"
+
+	truncate -s 70000 "$MNT/big" && sync &&
+		[ "$(stat -c %s "$SRC/big")" = 70000 ] &&
+		[ "$(stat -c %s "$MNT/big")" = 70000 ] &&
+		cmp -s -n 70000 "$WORK/big" "$MNT/big"
+	ok $? "$m.truncate"
+
+	echo z | dd of="$MNT/big" bs=1 seek=200000 status=none && sync &&
+		[ "$(stat -c %s "$SRC/big")" = 200002 ] &&
+		cmp -s "$SRC/big" "$MNT/big"
+	ok $? "$m.extend_with_hole"
+
+	python3 - "$MNT/mm" "$SRC/mm" <<'PY'
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+os.ftruncate(fd, 8192)
+m = mmap.mmap(fd, 8192)
+m[0:5] = b'abcde'
+m[5000:5003] = b'xyz'
+m.flush()
+m.close()
+os.close(fd)
+d = open(sys.argv[2], 'rb').read()
+sys.exit(0 if d[0:5] == b'abcde' and d[5000:5003] == b'xyz' and
+         len(d) == 8192 else 1)
+PY
+	ok $? "$m.mmap_shared_write"
+
+	python3 - "$MNT/lk" <<'PY'
+import fcntl, os, sys
+for _ in range(5):
+    a = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.lockf(a, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fcntl.flock(a, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(a)
+    b = os.open(sys.argv[1], os.O_RDWR)
+    fcntl.flock(b, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(b)
+PY
+	ok $? "$m.locks_released_on_close"
+
+	python3 - "$MNT/big2" "$MNT/cfr" <<'PY'
+import os, sys
+a = os.open(sys.argv[1], os.O_RDONLY)
+b = os.open(sys.argv[2], os.O_RDWR | os.O_CREAT, 0o644)
+sys.exit(0 if os.copy_file_range(a, b, 100000) == 100000 else 1)
+PY
+	[ $? = 0 ] && cmp -s -n 100000 "$SRC/big2" "$SRC/cfr" &&
+		[ "$(stat -c %s "$MNT/cfr")" = 100000 ]
+	ok $? "$m.copy_file_range"
+
+	# Same size: with the writeback cache the kernel owns the size.
+	printf 'WORLD\nMORE\n' >"$SRC/f2"
+	[ "$(cat "$MNT/f2")" = "$(printf 'WORLD\nMORE')" ]
+	ok $? "$m.server_change_seen_on_open"
+}
+
+if serve; then
+	checks write_through
+	finish
+else
+	ok 1 "write_through.mount"
+fi
+if serve -o writeback; then
+	checks writeback
+	# The data stays in the page cache until fsync (a close flushes).
+	python3 - "$MNT/wb" "$SRC/wb" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b'cached')
+before = open(sys.argv[2], 'rb').read()
+os.fsync(fd)
+after = open(sys.argv[2], 'rb').read()
+os.close(fd)
+sys.exit(0 if before == b'' and after == b'cached' else 1)
+PY
+	ok $? "writeback.data_stays_until_fsync"
+	finish
+else
+	ok 1 "writeback.mount"
+fi
+
+echo "1..$n"
+[ "$failed" = 0 ]
