@@ -268,13 +268,12 @@ void fur_release_common(struct file *file, bool isdir)
 
 static int fur_release(struct inode *inode, struct file *file)
 {
-	struct fur_conn *fc = get_fur_conn(inode);
-
 	/*
-	 * Write dirty pages while this handle can still carry them: the
-	 * server may need it for the data it received.
+	 * Write dirty pages (writeback cache, or a shared mapping that is
+	 * going away) while this handle can still carry them: without an
+	 * open file for writing, writeback has no handle to send them with.
 	 */
-	if ((file->f_mode & FMODE_WRITE) && fc->writeback_cache)
+	if (file->f_mode & FMODE_WRITE)
 		write_inode_now(inode, 1);
 	fur_release_common(file, false);
 	return 0;

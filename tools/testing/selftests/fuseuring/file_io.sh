@@ -125,6 +125,19 @@ sys.exit(0 if d[0:5] == b'abcde' and d[5000:5003] == b'xyz' and
 PY
 	ok $? "$m.mmap_shared_write"
 
+	# No msync: the last close of the mapped file writes the pages.
+	python3 - "$MNT/mm2" <<'PY'
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+os.ftruncate(fd, 4096)
+m = mmap.mmap(fd, 4096)
+os.close(fd)
+m[100:105] = b'hello'
+m.close()
+PY
+	[ "$(dd if="$SRC/mm2" bs=1 skip=100 count=5 status=none)" = hello ]
+	ok $? "$m.mmap_write_without_msync"
+
 	python3 - "$MNT/lk" <<'PY'
 import fcntl, os, sys
 for _ in range(5):
