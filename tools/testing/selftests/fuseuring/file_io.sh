@@ -192,5 +192,44 @@ else
 	ok 1 "writeback.mount"
 fi
 
+# FOPEN_DIRECT_IO from the project's passthrough example, over both
+# transports: no page cache, MAP_SHARED refused, MAP_PRIVATE readable.
+direct_io() {
+	local t=$1 log=$WORK/direct-$1.log
+
+	[ -x "$TOP/examples/passthrough" ] || return 1
+	rm -rf "$SRC" && mkdir -p "$SRC" "$MNT"
+	"$TOP/examples/passthrough" --dev "$DEV" --fstype "$FSTYPE" \
+		--transport "$t" --direct-io "$SRC" "$MNT" >"$log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q 'passthrough: ready' "$log" && break
+		sleep 0.1
+	done
+	head -c 1000001 /dev/urandom >"$WORK/d"
+	dd if="$WORK/d" of="$MNT/d" bs=33333 status=none &&
+		cmp -s "$WORK/d" "$SRC/d" && cmp -s "$WORK/d" "$MNT/d"
+	ok $? "direct_io.$t.read_write"
+	python3 - "$MNT/d" "$WORK/d" <<'PY'
+import errno, mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    mmap.mmap(fd, 4096, mmap.MAP_SHARED)
+    sys.exit(1)
+except OSError as e:
+    if e.errno != errno.ENODEV:
+        sys.exit(2)
+m = mmap.mmap(fd, 8192, mmap.MAP_PRIVATE)
+want = open(sys.argv[2], 'rb').read(8192)
+sys.exit(0 if m[:] == want else 3)
+PY
+	ok $? "direct_io.$t.mmap"
+	finish
+}
+if [ -x "$TOP/examples/passthrough" ]; then
+	direct_io classic
+	direct_io ring
+fi
+
 echo "1..$n"
 [ "$failed" = 0 ]
