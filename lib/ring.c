@@ -64,8 +64,12 @@ static void fur_cmd(struct fur_ent *ent, uint32_t cmd_op)
 	}
 	memset(sqe, 0, 128);
 	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = 0;
-	sqe->flags = IOSQE_FIXED_FILE;
+	/*
+	 * Not a fixed file: a registered file would keep the device open
+	 * until the ring is torn down, and the kernel ends what a dead
+	 * server held only when the device's last reference goes.
+	 */
+	sqe->fd = ent->q->se->fd;
 	sqe->cmd_op = cmd_op;
 	sqe->addr = (uintptr_t)ent->iov;
 	sqe->len = 2;
@@ -149,9 +153,6 @@ static int fur_queue_setup(struct fur_queue *q)
 	int err;
 
 	err = io_uring_queue_init_params(r->depth, &q->ring, &p);
-	if (err)
-		return err;
-	err = io_uring_register_files(&q->ring, &q->se->fd, 1);
 	if (err)
 		return err;
 	q->ents = calloc(r->depth, sizeof(*q->ents));

@@ -97,13 +97,19 @@ feature WRITE_BEGIN_KIOCB "linux/fs.h" '
 static int fur_wb(const struct kiocb *k, struct address_space *m, loff_t p,
 		  unsigned int l, struct folio **f, void **d) { return 0; }
 const struct address_space_operations fur_t = { .write_begin = fur_wb };' &
+# The ring needs cancelable commands (6.7); the task work callback and
+# io_uring_cmd_done() changed shape in 7.x (URING_CMD_TW_REQ).
 feature URING_CMD_CANCEL "linux/io_uring/cmd.h" '
-static void fur_cb(struct io_uring_cmd *c, unsigned int f) {}
 void fur_t(struct io_uring_cmd *c, unsigned int f)
 {
-	io_uring_cmd_mark_cancelable(c, f);
+	io_uring_cmd_mark_cancelable(c, f | IO_URING_F_CANCEL);
+}' &
+feature URING_CMD_TW_REQ "linux/io_uring/cmd.h" '
+static void fur_cb(struct io_tw_req r, io_tw_token_t t) {}
+void fur_t(struct io_uring_cmd *c, unsigned int f)
+{
 	io_uring_cmd_complete_in_task(c, fur_cb);
-	io_uring_cmd_done(c, 0, 0, f | IO_URING_F_TASK_DEAD);
+	io_uring_cmd_done(c, 0, f);
 }' &
 wait
 

@@ -350,6 +350,9 @@ int fur_getattr(struct mnt_idmap *idmap, const struct path *path,
 		return -EIO;
 	if (!fur_allow_current_process(get_fur_conn(inode)))
 		return -EACCES;
+	/* A dead server's attributes are not to be trusted, cached or not. */
+	if (!READ_ONCE(get_fur_conn(inode)->connected))
+		return -ENOTCONN;
 	if (!(flags & AT_STATX_DONT_SYNC)) {
 		if (flags & AT_STATX_FORCE_SYNC)
 			err = fur_do_getattr(inode, NULL);

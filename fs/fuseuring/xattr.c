@@ -23,9 +23,12 @@ static int fur_setxattr(struct inode *inode, const char *name,
 	args.opcode = FUSE_SETXATTR;
 	args.nodeid = get_node_id(inode);
 	args.in_numargs = 3;
-	/* Servers older than 7.33 know the short form only. */
-	args.in_args[0].size = fm->fc->minor < 33 ?
-			       FUSE_COMPAT_SETXATTR_IN_SIZE : sizeof(inarg);
+	/*
+	 * The long form (setxattr_flags) only for a server that accepted
+	 * FUSE_SETXATTR_EXT, which fuseuring does not offer: servers of any
+	 * minor read the short one.
+	 */
+	args.in_args[0].size = FUSE_COMPAT_SETXATTR_IN_SIZE;
 	args.in_args[0].value = &inarg;
 	args.in_args[1].size = strlen(name) + 1;
 	args.in_args[1].value = name;

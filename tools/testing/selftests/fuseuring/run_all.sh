@@ -12,13 +12,19 @@ cd "$(dirname "$0")/../../../.." || exit 1
 DIR=tools/testing/selftests/fuseuring
 export FUSEURING_KO=${FUSEURING_KO:-$PWD/fuseuring.ko}
 
-# name:timeout-seconds, in the order they must run.
+# "name [args]:timeout-seconds", in the order they must run.
 TESTS=(
 	module_basic:60
 	kill_classic:300
 	fuzz_classic:900
 	priv_classic:120
+	ring_setup:120
+	ring_errors:180
 	file_io.sh:300
+	libfuse_daemons.sh:300
+	"semantics.sh kernel-fuse:900"
+	"semantics.sh fuseuring-classic:900"
+	"semantics.sh fuseuring-ring:900"
 )
 
 pass=0 fail=0 skip=0
@@ -37,11 +43,12 @@ count() {
 }
 
 for entry in "${TESTS[@]}"; do
-	name=${entry%%:*}
+	name=${entry%:*}
 	limit=${entry##*:}
+	read -r -a cmd <<<"$name"
 	echo "# === $name"
 	out=$(mktemp)
-	timeout -k 5 "$limit" "$DIR/$name" >"$out" 2>&1
+	timeout -k 5 "$limit" "$DIR/${cmd[0]}" "${cmd[@]:1}" >"$out" 2>&1
 	status=$?
 	count <"$out"
 	rm -f "$out"
