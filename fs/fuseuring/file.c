@@ -919,6 +919,20 @@ static ssize_t fur_copy_file_range(struct file *file_in, loff_t pos_in,
 	return ret;
 }
 
+/* Direct I/O files splice through read_iter: their data is not cached. */
+static ssize_t fur_file_splice_read(struct file *in, loff_t *ppos,
+				    struct pipe_inode_info *pipe, size_t len,
+				    unsigned int flags)
+{
+#if FUR_HAVE_COPY_SPLICE_READ
+	struct fur_file *ff = in->private_data;
+
+	if (ff->open_flags & FOPEN_DIRECT_IO)
+		return copy_splice_read(in, ppos, pipe, len, flags);
+#endif
+	return fur_filemap_splice_read(in, ppos, pipe, len, flags);
+}
+
 static const struct file_operations fur_file_operations = {
 	.llseek		= fur_file_llseek,
 	.read_iter	= fur_file_read_iter,
@@ -930,7 +944,7 @@ static const struct file_operations fur_file_operations = {
 	.fsync		= fur_fsync,
 	.lock		= fur_file_lock,
 	.flock		= fur_file_flock,
-	.splice_read	= fur_filemap_splice_read,
+	.splice_read	= fur_file_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.fallocate	= fur_file_fallocate,
 	.copy_file_range = fur_copy_file_range,

@@ -224,6 +224,19 @@ want = open(sys.argv[2], 'rb').read(8192)
 sys.exit(0 if m[:] == want else 3)
 PY
 	ok $? "direct_io.$t.mmap"
+	python3 - "$MNT/d" "$WORK/sf" <<'PY'
+import os, sys
+i = os.open(sys.argv[1], os.O_RDONLY)
+o = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+done = 0
+while True:
+    n = os.sendfile(o, i, done, 1 << 20)
+    if n == 0:
+        break
+    done += n
+PY
+	cmp -s "$WORK/d" "$WORK/sf"
+	ok $? "direct_io.$t.sendfile"
 	finish
 }
 if [ -x "$TOP/examples/passthrough" ]; then
