@@ -383,7 +383,7 @@ TEST_F(fs, readdir_lists_entries)
 	EXPECT_EQ(1, dir_has(self->dir, "f7"));
 }
 
-TEST_F(fs, readdir_thousand_entries)
+TEST_F_TIMEOUT(fs, readdir_thousand_entries, 120)
 {
 	char name[64];
 	int i;
@@ -1562,7 +1562,7 @@ TEST_F(fs, perm_other_user_cannot_create_in_root_dir)
 
 /* ---- workloads ------------------------------------------------------ */
 
-TEST_F(fs, random_ops_match_tmpfs)
+TEST_F_TIMEOUT(fs, random_ops_match_tmpfs, 300)
 {
 	const char *ref = getenv("FUSEURING_REF") ?: "/tmp";
 	char refdir[PATH_MAX];
@@ -1573,12 +1573,12 @@ TEST_F(fs, random_ops_match_tmpfs)
 	rm_rf(refdir);
 }
 
-TEST_F(fs, parallel_create_write_read_unlink)
+TEST_F_TIMEOUT(fs, parallel_create_write_read_unlink, 300)
 {
 	EXPECT_EQ(0, parallel_files(self->dir, 2, 100));
 }
 
-TEST_F(fs, parallel_writers_disjoint_ranges)
+TEST_F_TIMEOUT(fs, parallel_writers_disjoint_ranges, 300)
 {
 	EXPECT_EQ(0, parallel_ranges(P("shared"), 2, 64));
 }
