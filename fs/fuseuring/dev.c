@@ -474,6 +474,9 @@ const struct file_operations fur_dev_fops = {
 	.write_iter	= fur_dev_write_iter,
 #if FUR_HAVE_COPY_SPLICE_READ
 	.splice_read	= copy_splice_read,
+#else
+	/* libfuse splices from the device; 6.1 does it through read_iter. */
+	.splice_read	= generic_file_splice_read,
 #endif
 	.splice_write	= iter_file_splice_write,
 	.poll		= fur_dev_poll,

@@ -565,9 +565,15 @@ static ssize_t fur_direct_io(struct kiocb *iocb, struct iov_iter *iter,
 			}
 			for (i = 0; i < b.ap.num_pages && moved < res; i++) {
 				size_t len = min_t(size_t, PAGE_SIZE, res - moved);
-				size_t n = copy_page_to_iter(b.ap.pages[i], 0,
-							     len, iter);
+				/*
+				 * Copied, not copy_page_to_iter(): 6.1 would
+				 * link the page into a splice pipe, whose
+				 * reader refuses pages without a mapping.
+				 */
+				void *addr = kmap_local_page(b.ap.pages[i]);
+				size_t n = copy_to_iter(addr, len, iter);
 
+				kunmap_local(addr);
 				moved += n;
 				if (n < len)
 					break;

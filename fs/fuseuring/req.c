@@ -450,6 +450,34 @@ void fur_wait_aborted(struct fur_conn *fc)
 }
 
 /*
+ * Copy the data of one page argument.  Not copy_page_to_iter(): on 6.1
+ * a pipe destination (splice from the device) takes it as a page cache
+ * page by reference, and a pipe reader then rejects pages without a
+ * mapping (bounce pages of direct I/O).
+ */
+static int fur_copy_page_to_iter(struct page *page, struct fur_page_desc *d,
+				 struct iov_iter *to)
+{
+	unsigned int off = d->offset, left = d->length;
+
+	while (left) {
+		/* Compound pages: their struct pages are contiguous here. */
+		struct page *p = page + (off >> PAGE_SHIFT);
+		unsigned int o = offset_in_page(off);
+		unsigned int len = min_t(unsigned int, left, PAGE_SIZE - o);
+		void *addr = kmap_local_page(p);
+		size_t copied = copy_to_iter(addr + o, len, to);
+
+		kunmap_local(addr);
+		if (copied != len)
+			return -EFAULT;
+		off += len;
+		left -= len;
+	}
+	return 0;
+}
+
+/*
  * Copy a request's header and input arguments to a destination.  Page
  * arguments are copied page by page.  Returns 0 or -EFAULT.
  */
@@ -464,14 +492,10 @@ int fur_copy_in_args(struct iov_iter *to, struct fur_args *args,
 
 		if (i == args->in_numargs - 1 && args->in_pages) {
 			ap = container_of(args, struct fur_args_pages, args);
-			for (n = 0; n < ap->num_pages; n++) {
-				struct fur_page_desc *d = &ap->descs[n];
-
-				if (copy_page_to_iter(ap->pages[n], d->offset,
-						      d->length, to) !=
-				    d->length)
+			for (n = 0; n < ap->num_pages; n++)
+				if (fur_copy_page_to_iter(ap->pages[n],
+							  &ap->descs[n], to))
 					return -EFAULT;
-			}
 			continue;
 		}
 		if (copy_to_iter(arg->value, arg->size, to) != arg->size)
