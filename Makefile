@@ -43,7 +43,7 @@ MODULE_SRC = Kbuild dkms.conf include/uapi/linux/fuseuring.h \
 			  $(wildcard fs/fuseuring/*.c fs/fuseuring/*.h))
 
 .PHONY: all deps module lib examples mount-helper bench-tools selftests \
-	check check-all bench checkpatch clean dkms-source
+	check check-all demo bench checkpatch clean dkms-source
 
 all: module lib examples mount-helper bench-tools selftests
 
@@ -85,6 +85,10 @@ check-all:
 		echo "# ===== make check KVER=$$k"; \
 		$(MAKE) --no-print-directory check KVER=$$k || status=1; \
 	done; exit $$status
+
+# The main job: a workload over the ring beside the classic path, in a guest.
+demo: all
+	$(VM)/demo.sh
 
 # Side-by-side benchmarks in guests (tools/bench/bench.sh).
 bench: all

@@ -22,6 +22,7 @@ TESTS=(
 	ring_errors:180
 	file_io.sh:300
 	libfuse_daemons.sh:300
+	lib_servers.sh:300
 	"semantics.sh kernel-fuse:900"
 	"semantics.sh fuseuring-classic:900"
 	"semantics.sh fuseuring-ring:900"

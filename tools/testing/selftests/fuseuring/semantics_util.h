@@ -744,12 +744,22 @@ static int interrupted_read(const char *path, int limit)
  * held with ECONNABORTED), 11 when it fails otherwise, 12 when it
  * succeeds.
  */
-static pid_t start_dying_read(const char *path)
+static pid_t start_dying_read(const char *path, int cpu)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cpu_set_t set;
 		char buf[16];
+
+		/*
+		 * On its own CPU: over the ring each CPU has its own queue,
+		 * and a server thread held by one request serves no other.
+		 */
+		CPU_ZERO(&set);
+		CPU_SET(ncpu > 0 ? cpu % ncpu : 0, &set);
+		sched_setaffinity(0, sizeof(set), &set);
 		int fd = open(path, O_RDONLY | O_DIRECT);
 		ssize_t n;
 
@@ -787,8 +797,8 @@ static int wait_child_ok(pid_t pid, double limit, const char *what)
 
 /*
  * Server death mid-request on mount mnt (its server runs --test-hooks):
- * one caller waits in the server (block-*), then a READ of die-* makes
- * the server exit.  Both callers must return within limit seconds, and
+ * one caller waits in the server (block-*) from CPU 0, then a READ of
+ * die-* from CPU 1 makes the server exit.  Both callers must return within limit seconds, and
  * the mount must then answer ENOTCONN.
  */
 static int server_death(const char *mnt, int limit)
@@ -801,10 +811,10 @@ static int server_death(const char *mnt, int limit)
 	snprintf(diep, sizeof(diep), "%s/die-death", mnt);
 	fail_if(touch(blockp, "blocks"), "create %s: %s", blockp, strerror(errno));
 	fail_if(touch(diep, "kills"), "create %s: %s", diep, strerror(errno));
-	blocked = start_dying_read(blockp);
+	blocked = start_dying_read(blockp, 0);
 	fail_if(blocked < 0, "fork: %s", strerror(errno));
 	usleep(500 * 1000);	/* let the first READ reach the server */
-	dying = start_dying_read(diep);
+	dying = start_dying_read(diep, 1);
 	fail_if(dying < 0, "fork: %s", strerror(errno));
 	if (wait_child_ok(dying, limit, "the read that killed the server") ||
 	    wait_child_ok(blocked, limit, "the read blocked in the server"))
