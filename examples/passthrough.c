@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
@@ -841,6 +842,15 @@ int main(int argc, char **argv)
 	if (pt.writeback)
 		cfg.want |= FUSE_WRITEBACK_CACHE;
 	umask(0);	/* the kernel applied the caller's */
+	{
+		/* A node is an open file: as many as the kernel keeps inodes. */
+		struct rlimit rl;
+
+		if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	pt.root.fd = open(argv[optind], O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (pt.root.fd < 0) {
 		fprintf(stderr, "passthrough: %s: %s\n", argv[optind], strerror(errno));
