@@ -119,33 +119,13 @@ static struct dentry **find(struct node *dir, const char *name)
 	return NULL;
 }
 
-static void fill_attr(struct fuse_attr *a, const struct stat *st)
-{
-	memset(a, 0, sizeof(*a));
-	a->ino = st->st_ino;
-	a->size = st->st_size;
-	a->blocks = (st->st_size + 511) / 512;
-	a->atime = st->st_atim.tv_sec;
-	a->atimensec = st->st_atim.tv_nsec;
-	a->mtime = st->st_mtim.tv_sec;
-	a->mtimensec = st->st_mtim.tv_nsec;
-	a->ctime = st->st_ctim.tv_sec;
-	a->ctimensec = st->st_ctim.tv_nsec;
-	a->mode = st->st_mode;
-	a->nlink = st->st_nlink;
-	a->uid = st->st_uid;
-	a->gid = st->st_gid;
-	a->rdev = st->st_rdev;
-	a->blksize = 4096;
-}
-
 static int reply_entry(struct fur_req *req, uint64_t ino)
 {
 	struct fuse_entry_out e = { .nodeid = ino, .entry_valid = 1,
 				    .attr_valid = 1 };
 
 	nodes[ino]->nlookup++;
-	fill_attr(&e.attr, &nodes[ino]->st);
+	fur_stat_to_attr(&nodes[ino]->st, &e.attr);
 	return fur_reply_entry(req, &e);
 }
 
@@ -153,7 +133,7 @@ static int reply_attr(struct fur_req *req, struct node *n)
 {
 	struct fuse_attr_out a = { .attr_valid = 1 };
 
-	fill_attr(&a.attr, &n->st);
+	fur_stat_to_attr(&n->st, &a.attr);
 	return fur_reply_attr(req, &a);
 }
 
@@ -172,6 +152,7 @@ static int resize(struct node *n, size_t size)
 	if (size < (size_t)n->st.st_size)
 		memset(n->data + size, 0, n->st.st_size - size);
 	n->st.st_size = size;
+	n->st.st_blocks = (size + 511) / 512;
 	return 0;
 }
 
@@ -510,7 +491,7 @@ static void handle_locked(struct fur_req *req)
 		nodes[e.nodeid]->nlookup++;
 		if (in->flags & O_TRUNC)
 			resize(nodes[e.nodeid], 0);
-		fill_attr(&e.attr, &nodes[e.nodeid]->st);
+		fur_stat_to_attr(&nodes[e.nodeid]->st, &e.attr);
 		fur_reply_create(req, &e, &o);
 		return;
 	}

@@ -65,26 +65,6 @@ static uint64_t id_of(struct node *n)
 	return n == &pt.root ? FUSE_ROOT_ID : (uint64_t)(uintptr_t)n;
 }
 
-static void fill_attr(struct fuse_attr *a, const struct stat *st)
-{
-	memset(a, 0, sizeof(*a));
-	a->ino = st->st_ino;
-	a->size = st->st_size;
-	a->blocks = st->st_blocks;
-	a->atime = st->st_atim.tv_sec;
-	a->mtime = st->st_mtim.tv_sec;
-	a->ctime = st->st_ctim.tv_sec;
-	a->atimensec = st->st_atim.tv_nsec;
-	a->mtimensec = st->st_mtim.tv_nsec;
-	a->ctimensec = st->st_ctim.tv_nsec;
-	a->mode = st->st_mode;
-	a->nlink = st->st_nlink;
-	a->uid = st->st_uid;
-	a->gid = st->st_gid;
-	a->rdev = st->st_rdev;
-	a->blksize = st->st_blksize;
-}
-
 static void set_timeout(uint64_t *sec, uint32_t *nsec)
 {
 	*sec = (uint64_t)pt.timeout;
@@ -138,7 +118,7 @@ static int do_lookup(struct node *parent, const char *name,
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	pthread_mutex_unlock(&pt.lock);
 	e->nodeid = id_of(n);
-	fill_attr(&e->attr, &st);
+	fur_stat_to_attr(&st, &e->attr);
 	set_timeout(&e->entry_valid, &e->entry_valid_nsec);
 	set_timeout(&e->attr_valid, &e->attr_valid_nsec);
 	return 0;
@@ -200,7 +180,7 @@ static int do_getattr(struct fur_req *req, struct node *n, int fh)
 
 	if (r)
 		return fur_reply_err(req, errno);
-	fill_attr(&out.attr, &st);
+	fur_stat_to_attr(&st, &out.attr);
 	set_timeout(&out.attr_valid, &out.attr_valid_nsec);
 	return fur_reply_attr(req, &out);
 }

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <linux/fuseuring.h>
@@ -107,6 +108,9 @@ int fur_reply_statfs(struct fur_req *req, const struct fuse_kstatfs *st);
 int fur_reply_xattr_size(struct fur_req *req, uint32_t size);
 int fur_reply_lock(struct fur_req *req, const struct fuse_file_lock *lk);
 int fur_reply_lseek(struct fur_req *req, uint64_t offset);
+
+/* Attributes for a reply, from a stat of the object. */
+void fur_stat_to_attr(const struct stat *st, struct fuse_attr *a);
 
 /* The entry's name, etc.: the NUL-terminated string at byte off of arg. */
 const char *fur_req_str(const struct fur_req *req, size_t off);

@@ -253,6 +253,26 @@ int fur_reply_lseek(struct fur_req *req, uint64_t offset)
 	return fur_reply_buf(req, &o, sizeof(o));
 }
 
+void fur_stat_to_attr(const struct stat *st, struct fuse_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = st->st_ino;
+	a->size = st->st_size;
+	a->blocks = st->st_blocks;
+	a->atime = st->st_atim.tv_sec;
+	a->mtime = st->st_mtim.tv_sec;
+	a->ctime = st->st_ctim.tv_sec;
+	a->atimensec = st->st_atim.tv_nsec;
+	a->mtimensec = st->st_mtim.tv_nsec;
+	a->ctimensec = st->st_ctim.tv_nsec;
+	a->mode = st->st_mode;
+	a->nlink = st->st_nlink;
+	a->uid = st->st_uid;
+	a->gid = st->st_gid;
+	a->rdev = st->st_rdev;
+	a->blksize = st->st_blksize;
+}
+
 const char *fur_req_str(const struct fur_req *req, size_t off)
 {
 	const char *s = (const char *)req->arg + off;

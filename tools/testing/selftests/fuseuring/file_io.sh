@@ -13,34 +13,16 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../../../.." && pwd)
+TAP_PREFIX=file_io
+. "$HERE/tap.sh"
 HELPER=$TOP/tools/mount/fuseuring-mount
 DEV=${FUSEURING_DEV:-/dev/fuseuring}
 FSTYPE=${FUSEURING_FSTYPE:-fuseuring}
 WORK=$(mktemp -d /tmp/file-io.XXXXXX)
 MNT=$WORK/mnt
 SRC=$WORK/src
-n=0 failed=0 pid=
 
-if [ "$FSTYPE" = fuseuring ] && ! grep -q '^fuseuring ' /proc/modules; then
-	insmod "${FUSEURING_KO:-$TOP/fuseuring.ko}" || exit 1
-fi
-
-cleanup() {
-	mountpoint -q "$MNT" && umount -l "$MNT"
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n file_io.$2"
-	else
-		echo "not ok $n file_io.$2"
-		failed=$((failed + 1))
-	fi
-}
+load_module "$FSTYPE"
 
 serve() {
 	rm -rf "$SRC" && mkdir -p "$SRC" "$MNT"
@@ -262,5 +244,4 @@ if [ -x "$TOP/examples/passthrough" ]; then
 	direct_io ring
 fi
 
-echo "1..$n"
-[ "$failed" = 0 ]
+tap_end

@@ -9,29 +9,13 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../../../.." && pwd)
+TAP_PREFIX=lib
+. "$HERE/tap.sh"
 EX=$TOP/examples
-W=$(mktemp -d /tmp/lib-servers.XXXXXX)
-n=0 failed=0 pid=
+WORK=$(mktemp -d /tmp/lib-servers.XXXXXX)
+W=$WORK MNT=$WORK/mnt
 
-grep -q '^fuseuring ' /proc/modules ||
-	insmod "${FUSEURING_KO:-$TOP/fuseuring.ko}" || exit 1
-
-cleanup() {
-	mountpoint -q "$W/mnt" && umount -l "$W/mnt"
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n lib.$2"
-	else
-		echo "not ok $n lib.$2"
-		failed=$((failed + 1))
-	fi
-}
+load_module
 
 # serve NAME PROGRAM ARGS...: start a server; wait for its ready line.
 serve() {
@@ -111,5 +95,4 @@ else
 	ok $? "ring_refusal_is_readable"
 fi
 
-echo "1..$n"
-[ "$failed" = 0 ]
+tap_end

@@ -12,33 +12,15 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../../../.." && pwd)
+TAP_PREFIX=libfuse
+. "$HERE/tap.sh"
 HELPER=$TOP/tools/mount/fuseuring-mount
 DEV=${FUSEURING_DEV:-/dev/fuseuring}
 FSTYPE=${FUSEURING_FSTYPE:-fuseuring}
 WORK=$(mktemp -d /tmp/libfuse-daemons.XXXXXX)
 MNT=$WORK/mnt
-n=0 failed=0 pid=
 
-if [ "$FSTYPE" = fuseuring ] && ! grep -q '^fuseuring ' /proc/modules; then
-	insmod "${FUSEURING_KO:-$TOP/fuseuring.ko}" || exit 1
-fi
-
-cleanup() {
-	mountpoint -q "$MNT" && umount -l "$MNT"
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n libfuse.$2"
-	else
-		echo "not ok $n libfuse.$2"
-		failed=$((failed + 1))
-	fi
-}
+load_module "$FSTYPE"
 
 # serve DAEMON [ARGS]: mount through the helper, wait until it answers.
 serve() {
@@ -153,5 +135,4 @@ store_retrieve() {
 store_retrieve
 ok $? "notify_store_retrieve: STORE and RETRIEVE round-trip"
 
-echo "1..$n"
-[ "$failed" = 0 ]
+tap_end
