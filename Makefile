@@ -43,7 +43,8 @@ MODULE_SRC = Kbuild dkms.conf include/uapi/linux/fuseuring.h \
 			  $(wildcard fs/fuseuring/*.c fs/fuseuring/*.h))
 
 .PHONY: all deps module lib examples mount-helper bench-tools selftests \
-	check check-all demo bench checkpatch clean dkms-source
+	check check-all demo bench checkpatch clean dkms-source \
+	install uninstall
 
 all: module lib examples mount-helper bench-tools selftests
 
@@ -96,6 +97,23 @@ bench: all
 
 checkpatch: $(DEPS)
 	$(VM)/checkpatch.sh
+
+# make install [DESTDIR=] [PREFIX=/usr/local]: the library (shared and
+# static), its headers and pkg-config file, the mount helper and the
+# examples.  The module ships through DKMS (dkms.conf, make dkms-source).
+PREFIX	?= /usr/local
+install: lib examples mount-helper
+	$(MAKE) -C lib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -m 755 tools/mount/fuseuring-mount $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 examples/passthrough $(DESTDIR)$(PREFIX)/bin/fuseuring-passthrough
+	install -m 755 examples/memfs $(DESTDIR)$(PREFIX)/bin/fuseuring-memfs
+
+uninstall:
+	$(MAKE) -C lib uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	rm -f $(DESTDIR)$(PREFIX)/sbin/fuseuring-mount \
+	      $(DESTDIR)$(PREFIX)/bin/fuseuring-passthrough \
+	      $(DESTDIR)$(PREFIX)/bin/fuseuring-memfs
 
 # make dkms-source DEST=/usr/src/fuseuring-VERSION
 dkms-source:

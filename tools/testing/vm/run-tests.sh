@@ -18,7 +18,7 @@ OUT=$LOGDIR/check-$KVER.out
 
 # Host-side tests: the test machinery itself, and packaging.
 host_pass=0 host_fail=0
-for t in test-check-klog test-dkms test-build-kernels; do
+for t in test-check-klog test-dkms test-build-kernels test-install; do
 	echo "# === $t (host)"
 	host=$("$TOP/tools/testing/vm/$t.sh" 2>&1)
 	echo "$host"

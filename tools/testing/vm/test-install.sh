@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make install puts the library, its headers and pkg-config file, the
+# helper and the examples under DESTDIR; a server then builds with
+# `pkg-config --cflags --libs fuseuring` alone and runs against the
+# installed shared library; make uninstall takes it all away.  TAP.
+
+set -u
+TOP=$(cd "$(dirname "$0")/../../.." && pwd)
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+D=$T/root
+n=0 status=0
+
+ok() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; status=1; fi
+}
+
+make -s -C "$TOP" install DESTDIR="$D" PREFIX=/usr >"$T/log" 2>&1
+st=$?
+for f in usr/lib/libfuseuring.so.0 usr/lib/libfuseuring.a usr/lib/pkgconfig/fuseuring.pc \
+	 usr/include/libfuseuring.h usr/include/linux/fuseuring.h \
+	 usr/sbin/fuseuring-mount usr/bin/fuseuring-passthrough usr/bin/fuseuring-memfs; do
+	[ -e "$D/$f" ] || { echo "# missing $f"; st=1; }
+done
+[ "$st" = 0 ] || sed 's/^/# /' "$T/log"
+ok $st install_puts_everything_in_place
+
+export PKG_CONFIG_PATH=$D/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$D
+flags=$(pkg-config --cflags --libs fuseuring 2>&1)
+echo "# pkg-config: $flags"
+cc -Wall -Wextra -Werror -D_GNU_SOURCE -o "$T/pt" "$TOP/examples/passthrough.c" \
+	$flags >"$T/cc.log" 2>&1 &&
+	LD_LIBRARY_PATH=$D/usr/lib "$T/pt" --help | grep -q 'usage: passthrough' &&
+	LD_LIBRARY_PATH=$D/usr/lib ldd "$T/pt" | grep -q "$D/usr/lib/libfuseuring.so.0"
+st=$?
+[ "$st" = 0 ] || sed 's/^/# /' "$T/cc.log"
+ok $st example_builds_with_pkg_config_and_runs_on_the_shared_library
+
+make -s -C "$TOP" uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
+left=$(find "$D" -type f -o -type l | wc -l)
+[ "$left" = 0 ]
+ok $? uninstall_removes_everything
+
+echo "1..$n"
+exit $status
