@@ -791,7 +791,9 @@ int main(int argc, char **argv)
 		case 'T':
 			if (!strcmp(optarg, "classic")) {
 				cfg.transport = FUR_TRANSPORT_CLASSIC;
-			} else if (strcmp(optarg, "ring")) {
+			} else if (!strcmp(optarg, "ring")) {
+				cfg.transport = FUR_TRANSPORT_RING;
+			} else {
 				fprintf(stderr, "passthrough: unknown transport %s\n", optarg);
 				return 2;
 			}
