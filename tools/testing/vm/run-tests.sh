@@ -17,12 +17,13 @@ KLOG=$LOGDIR/check-$KVER.kernel.log
 OUT=$LOGDIR/check-$KVER.out
 
 # Host-side tests: the test machinery itself, and packaging.
-host_pass=0 host_fail=0
+host_pass=0 host_fail=0 host_skip=0
 for t in test-check-klog test-dkms test-build-kernels test-install; do
 	echo "# === $t (host)"
 	host=$("$TOP/tools/testing/vm/$t.sh" 2>&1)
 	echo "$host"
-	host_pass=$((host_pass + $(echo "$host" | grep -c '^ok ')))
+	host_pass=$((host_pass + $(echo "$host" | grep '^ok ' | grep -vc '# SKIP')))
+	host_skip=$((host_skip + $(echo "$host" | grep '^ok ' | grep -c '# SKIP')))
 	host_fail=$((host_fail + $(echo "$host" | grep -c '^not ok ')))
 done
 echo "# === checkpatch (host)"
@@ -55,6 +56,10 @@ fi
 # (126) or a lost guest (127) is a failure the TAP output cannot show.
 pass=$((pass + host_pass))
 fail=$((fail + host_fail))
+skip=$(echo "$rest" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
+skip=$((${skip:-0} + host_skip))
+rest=
+[ "$skip" -gt 0 ] && rest=", $skip skipped"
 if [ "$status" -ge 125 ]; then
 	echo "not ok - guest run failed (status $status): see $KLOG"
 	fail=$((fail + 1))

@@ -14,9 +14,10 @@ n=0 status=0
 for k in $ALL_KVERS; do
 	[ "$k" = "$KVER" ] && continue
 	n=$((n + 1))
+	ko=$TOP/build/$k/fuseuring.ko
+	[ "$k" = "$DEFAULT_KVER" ] && ko=$TOP/fuseuring.ko	# built in place
 	log=$(make -C "$TOP" module KVER="$k" 2>&1)
-	if [ $? = 0 ] && ! grep -qE 'warning:|error:' <<<"$log" &&
-	   [ -f "$TOP/build/$k/fuseuring.ko" ]; then
+	if [ $? = 0 ] && ! grep -qE 'warning:|error:' <<<"$log" && [ -f "$ko" ]; then
 		echo "ok $n module_builds_for_$k"
 	else
 		grep -E 'warning:|error:|\*\*\*' <<<"$log" | head -n 40 | sed 's/^/# /'
