@@ -66,6 +66,12 @@ start() {
 }
 
 if ! start 1 || ! start 2 || ! start 3; then
+	if grep -qs 'missing or refused io-uring' "$WORK"/server*.log; then
+		# 6.1 cannot cancel uring commands: the module has no ring there.
+		echo "ok 1 semantics[$T] # SKIP this kernel has no FUSE over io-uring"
+		echo "semantics[$T]: 0 passed, 0 failed, 1 skipped"
+		exit 0
+	fi
 	echo "not ok 1 semantics[$T] server start"
 	echo "semantics[$T]: 0 passed, 1 failed"
 	exit 1
