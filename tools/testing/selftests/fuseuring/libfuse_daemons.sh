@@ -103,8 +103,15 @@ inval_entry() {
 
 	serve libfuse_notify_inval_entry --update-interval=1 --timeout=30 "$@" ||
 		return 2
-	old=$(ls "$MNT")
-	stat "$MNT/$old" >/dev/null || return 2
+	# The daemon renames the file every second: in a slow guest the name
+	# ls saw may be gone before stat looks it up.  Try a few times to get
+	# a name into the dentry cache.
+	for _ in 1 2 3 4 5; do
+		old=$(ls "$MNT")
+		stat "$MNT/$old" >/dev/null 2>&1 && break
+		old=
+	done
+	[ -n "$old" ] || return 2
 	sleep 2.5
 	stat "$MNT/$old" >/dev/null 2>&1
 	st=$?
