@@ -98,22 +98,44 @@ bench: all
 checkpatch: $(DEPS)
 	$(VM)/checkpatch.sh
 
-# make install [DESTDIR=] [PREFIX=/usr/local]: the library (shared and
-# static), its headers and pkg-config file, the mount helper and the
-# examples.  The module ships through DKMS (dkms.conf, make dkms-source).
+# make install [DESTDIR=] [PREFIX=/usr/local] [KDIR=...]: the module for
+# KDIR's kernel (modules_install into /lib/modules/RELEASE/extra), the
+# library (shared and static), its headers and pkg-config file, the mount
+# helper, the examples and the man pages.  DKMS is the other way to ship
+# the module (dkms.conf, make dkms-source).
 PREFIX	?= /usr/local
-install: lib examples mount-helper
+MANDIR	?= $(PREFIX)/share/man
+KRELEASE = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+MAN3_LINKS := fur_mount fur_loop fur_session_free fur_unmount fur_strerror \
+	      fur_reply_err fur_reply_buf fur_reply_entry fur_reply_attr
+
+install: module lib examples mount-helper
+	$(KBUILD_RUN) $(MAKE) -C $(KDIR) M=$(MODDIR) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=extra CONFIG_MODULE_SIG_ALL= modules_install
+	# Kbuild skips depmod without System.map (Debian's headers have none).
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KRELEASE); fi
 	$(MAKE) -C lib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 tools/mount/fuseuring-mount $(DESTDIR)$(PREFIX)/sbin/
 	install -m 755 examples/passthrough $(DESTDIR)$(PREFIX)/bin/fuseuring-passthrough
 	install -m 755 examples/memfs $(DESTDIR)$(PREFIX)/bin/fuseuring-memfs
+	install -m 644 Documentation/man/libfuseuring.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 Documentation/man/fuseuring-mount.8 $(DESTDIR)$(MANDIR)/man8/
+	for f in $(MAN3_LINKS); do \
+		echo '.so man3/libfuseuring.3' >$(DESTDIR)$(MANDIR)/man3/$$f.3; \
+	done
 
 uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KRELEASE)/extra/fuseuring.ko*
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KRELEASE); fi
 	$(MAKE) -C lib uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 	rm -f $(DESTDIR)$(PREFIX)/sbin/fuseuring-mount \
 	      $(DESTDIR)$(PREFIX)/bin/fuseuring-passthrough \
-	      $(DESTDIR)$(PREFIX)/bin/fuseuring-memfs
+	      $(DESTDIR)$(PREFIX)/bin/fuseuring-memfs \
+	      $(DESTDIR)$(MANDIR)/man3/libfuseuring.3 \
+	      $(DESTDIR)$(MANDIR)/man8/fuseuring-mount.8 \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(addsuffix .3,$(MAN3_LINKS)))
 
 # make dkms-source DEST=/usr/src/fuseuring-VERSION
 dkms-source:

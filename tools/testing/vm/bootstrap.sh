@@ -17,7 +17,7 @@ KVER=${1:-$DEFAULT_KVER}
 CACHE=${FUSEURING_CACHE:-$TOP/.cache}
 PKGS="gcc make bc qemu-system-x86 busybox-static cpio kmod xz-utils zstd
       liburing-dev libfuse3-dev fuse3 pahole fio python3 pkg-config dkms
-      python3-matplotlib"
+      python3-matplotlib groff-base man-db"
 
 log() { echo "bootstrap: $*" >&2; }
 
