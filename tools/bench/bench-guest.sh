@@ -16,9 +16,9 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BENCH=$TOP/tools/bench
 PT=$TOP/examples/passthrough
 RUNS=${BENCH_RUNS:-3}
-RUNTIME=${BENCH_RUNTIME:-2}
+RUNTIME=${BENCH_RUNTIME:-1}
 SIZE=${BENCH_SIZE:-64M}
-FILES=${BENCH_FILES:-2000}
+FILES=${BENCH_FILES:-1000}
 RTT_COUNT=${BENCH_RTT_COUNT:-3000}
 KERNEL=$(uname -r)
 KO=${FUSEURING_KO:-$TOP/fuseuring.ko}
@@ -103,32 +103,59 @@ start() {
 	esac || { echo "bench-skip: $1: the server did not start"; return 1; }
 }
 
-fio_one() {	# rw bs jobs direct -> prints the IOPS or MiB/s of one run
-	local rw=$1 bs=$2 jobs=$3 direct=$4 rt=$5
+# The fio workloads of one I/O mode (0: page cache, 1: O_DIRECT), run one
+# after the other (stonewall) by a single fio process, so that a run pays
+# fio's start-up once, not once per workload.
+FIO_WORKLOADS="randread-4k-1j:randread:4k:1 randread-4k-2j:randread:4k:2
+	randwrite-4k-1j:randwrite:4k:1 randwrite-4k-2j:randwrite:4k:2
+	seqread-1m:read:1m:1 seqwrite-1m:write:1m:1"
 
-	fio --name=b --directory="$W/mnt" --filename=data --rw="$rw" --bs="$bs" \
-	    --size="$SIZE" --numjobs="$jobs" --direct="$direct" \
-	    --ioengine=psync --time_based --runtime="$rt" --group_reporting \
-	    --output-format=json 2>/dev/null |
-	python3 -c '
-import json, sys
-j = json.load(sys.stdin)["jobs"][0]
-side = j["read"] if j["read"]["io_bytes"] else j["write"]
-print("%.1f" % (side["iops"] if sys.argv[1] == "iops" else side["bw"] / 1024))
-' "$6"
+fio_jobfile() {	# direct runtime
+	local w name rw bs jobs sfx=
+
+	[ "$1" = 1 ] && sfx=-direct
+	printf '[global]\ndirectory=%s\nfilename=data\nsize=%s\nioengine=psync\n' \
+		"$W/mnt" "$SIZE"
+	printf 'direct=%s\ntime_based\nruntime=%s\ngroup_reporting\n' "$1" "$2"
+	for w in $FIO_WORKLOADS; do
+		IFS=: read -r name rw bs jobs <<<"$w"
+		printf '[%s%s]\nstonewall\nrw=%s\nbs=%s\nnumjobs=%s\n' \
+			"$name" "$sfx" "$rw" "$bs" "$jobs"
+	done
 }
 
-fio_workload() {	# name transport rw bs jobs direct unit
-	local name=$1 t=$2 rw=$3 bs=$4 jobs=$5 direct=$6 unit=$7 v=() i key
+# fio_run direct runtime: one line per workload, "NAME VALUE UNIT"
+# (IOPS for 4 KiB, MiB/s for 1 MiB).
+fio_run() {
+	fio_jobfile "$1" "$2" >"$W.fio"
+	fio --output-format=json "$W.fio" 2>/dev/null | python3 -c '
+import json, sys
+for j in json.load(sys.stdin)["jobs"]:
+    side = j["read"] if j["read"]["io_bytes"] else j["write"]
+    if "-4k-" in j["jobname"]:
+        print(j["jobname"], "%.1f" % side["iops"], "IOPS")
+    else:
+        print(j["jobname"], "%.1f" % (side["bw"] / 1024), "MiB/s")
+'
+}
 
-	key=iops
-	[ "$unit" = MiB/s ] && key=bw
-	fio_one "$rw" "$bs" "$jobs" "$direct" 1 "$key" >/dev/null	# warm-up
+fio_workloads() {	# transport direct
+	local t=$1 d=$2 i name v unit out=()
+
+	fio_run "$d" 1 >/dev/null	# warm-up: lays the file out, fills caches
 	for i in $(seq "$RUNS"); do
-		v+=("$(fio_one "$rw" "$bs" "$jobs" "$direct" "$RUNTIME" "$key")")
+		out+=("$(fio_run "$d" "$RUNTIME")")
 	done
-	result "$name" "$t" "$unit" "${v[@]}"
-	progress "$t $name: ${v[*]} $unit"
+	for name in $(printf '%s\n' "${out[0]}" | awk '{ print $1 }'); do
+		v=($(printf '%s\n' "${out[@]}" | awk -v n="$name" '$1 == n { print $2 }'))
+		unit=$(printf '%s\n' "${out[0]}" | awk -v n="$name" '$1 == n { print $3 }')
+		if [ ${#v[@]} != "$RUNS" ]; then
+			progress "$t $name: fio gave ${#v[@]} of $RUNS runs"
+			continue
+		fi
+		result "$name" "$t" "$unit" "${v[@]}"
+		progress "$t $name: ${v[*]} $unit"
+	done
 }
 
 meta_workloads() {
@@ -165,20 +192,12 @@ rtt_workloads() {
 }
 
 bench_transport() {
-	local t=$1 d sfx
+	local t=$1
 
 	progress "== $t"
 	start "$t" || return 0
-	for d in 0 1; do
-		sfx=
-		[ "$d" = 1 ] && sfx=-direct
-		fio_workload "randread-4k-1j$sfx" "$t" randread 4k 1 "$d" IOPS
-		fio_workload "randread-4k-2j$sfx" "$t" randread 4k 2 "$d" IOPS
-		fio_workload "randwrite-4k-1j$sfx" "$t" randwrite 4k 1 "$d" IOPS
-		fio_workload "randwrite-4k-2j$sfx" "$t" randwrite 4k 2 "$d" IOPS
-		fio_workload "seqread-1m$sfx" "$t" read 1m 1 "$d" MiB/s
-		fio_workload "seqwrite-1m$sfx" "$t" write 1m 1 "$d" MiB/s
-	done
+	fio_workloads "$t" 0
+	fio_workloads "$t" 1
 	meta_workloads "$t"
 	rtt_workloads "$t"
 	stop_server

@@ -39,8 +39,8 @@ for k in $KVERS; do
 		--timeout "${BENCH_TIMEOUT:-1500}" \
 		--log "$OUT/guest-$k.kernel.log" -- \
 		env FUSEURING_KO="$ko" BENCH_RUNS="${BENCH_RUNS:-3}" \
-		BENCH_RUNTIME="${BENCH_RUNTIME:-2}" BENCH_SIZE="${BENCH_SIZE:-64M}" \
-		BENCH_FILES="${BENCH_FILES:-2000}" \
+		BENCH_RUNTIME="${BENCH_RUNTIME:-1}" BENCH_SIZE="${BENCH_SIZE:-64M}" \
+		BENCH_FILES="${BENCH_FILES:-1000}" \
 		tools/bench/bench-guest.sh $transports |
 		tee -a "$raw" | grep --line-buffered -E '^(bench|#)'
 	status=${PIPESTATUS[0]}
