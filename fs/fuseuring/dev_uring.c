@@ -762,8 +762,22 @@ static void fur_ring_cancel(struct io_uring_cmd *cmd, unsigned int flags)
 }
 
 /*
+ * REGISTER and COMMIT_AND_FETCH define no flags and no padding: a server
+ * that sets them expects something fuseuring does not do.
+ */
+static bool fur_cmd_req_clean(const struct fuse_uring_cmd_req *cr)
+{
+	u8 padding[sizeof(cr->padding)];
+
+	memcpy(padding, cr->padding, sizeof(padding));
+	return !READ_ONCE(cr->flags) &&
+	       !memchr_inv(padding, 0, sizeof(padding));
+}
+
+/*
  * .uring_cmd of /dev/fuseuring.  Errors: -EINVAL for an SQE64 ring, a bad
- * qid or iovec, a short buffer, or an unknown command (-EOPNOTSUPP for the
+ * qid or iovec, flags or padding set in the command, a short buffer, or
+ * an unknown command (-EOPNOTSUPP for the
  * buffer-pool commands fuseuring does not implement yet); -EFAULT for an
  * unmapped buffer; -EAGAIN before the INIT reply; -EOPNOTSUPP if the
  * server did not accept FUSE_OVER_IO_URING; -ENOTCONN after the abort;
@@ -789,8 +803,12 @@ int fur_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 
 	switch (cmd->cmd_op) {
 	case FUSE_IO_URING_CMD_REGISTER:
+		if (!fur_cmd_req_clean(cr))
+			return -EINVAL;
 		return fur_ring_register(fc, cmd, cr, issue_flags);
 	case FUSE_IO_URING_CMD_COMMIT_AND_FETCH:
+		if (!fur_cmd_req_clean(cr))
+			return -EINVAL;
 		return fur_ring_commit(fc, cmd, cr, issue_flags);
 	case FUSE_IO_URING_CMD_ADD_QUEUE:
 	case FUSE_IO_URING_CMD_ADD_BUFPOOL:

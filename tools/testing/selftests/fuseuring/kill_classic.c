@@ -11,8 +11,7 @@
 
 #include "kselftest_harness.h"
 #include "raw_server.h"
-
-#define CALLER_LIMIT	5.0	/* seconds a caller may take to return */
+#include "kill_util.h"
 
 FIXTURE(classic) {
 	char mnt[64];
@@ -83,40 +82,6 @@ static pid_t start_server(const char *mnt, int *ready_rd, int hold,
 	close(p[1]);
 	*ready_rd = p[0];
 	return pid;
-}
-
-/* A caller: stat(path); exits 0 on ENOTCONN/EIO, 1 on success, 2 else. */
-static pid_t start_caller(const char *mnt, const char *name, int i)
-{
-	char path[128];
-	struct stat st;
-	pid_t pid = fork();
-
-	if (pid)
-		return pid;
-	snprintf(path, sizeof(path), "%s/%s%d", mnt, name, i);
-	if (!stat(path, &st))
-		_exit(1);
-	_exit(errno == ENOTCONN || errno == EIO ? 0 : 2);
-}
-
-/* Wait for the callers, all within CALLER_LIMIT of now; # that failed. */
-static int wait_callers(pid_t *pids, int n, int want)
-{
-	double t0 = raw_now();
-	int i, bad = 0, st;
-
-	for (i = 0; i < n; i++) {
-		double left = CALLER_LIMIT - (raw_now() - t0);
-
-		st = raw_wait(pids[i], left > 0 ? left : 0.01);
-		if (st != want) {
-			fprintf(stderr, "# caller %d: status %d (want %d; -1: still waiting after %.0f s)\n",
-				i, st, want, CALLER_LIMIT);
-			bad++;
-		}
-	}
-	return bad;
 }
 
 static int wait_ready(int rd, double limit)
@@ -254,38 +219,6 @@ TEST_F(classic, kill_one_of_two_mounts)
 	rmdir(mnt2);
 }
 
-static long meminfo_kib(const char *key)
-{
-	char line[128];
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			v = atol(line + strlen(key));
-	if (f)
-		fclose(f);
-	return v;
-}
-
-/* Let deferred frees (RCU, per-CPU lists) land, then read Slab. */
-static long settle_slab(void)
-{
-	int i, fd;
-
-	for (i = 0; i < 2; i++) {
-		sync();
-		fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-		if (fd >= 0) {
-			if (write(fd, "3", 1) != 1)
-				perror("drop_caches");
-			close(fd);
-		}
-		sleep(1);
-	}
-	return meminfo_kib("Slab:");
-}
-
 static int lookup_fails_enoent(const char *mnt)
 {
 	char path[128];
@@ -320,16 +253,11 @@ static int cycle(const char *mnt, int kill_it)
 	return raw_wait(server, CALLER_LIMIT);
 }
 
-#define CYCLES		1000
 /*
- * The stated tolerances for 1000 cycles after 200 of warm-up: 2 MiB of
- * slab and 16 MiB of available memory.  Slab moves by a few hundred KiB;
- * available memory by up to 8 MiB in a 2 GiB guest whatever fuseuring
- * does (per-CPU page lists, deferred frees).  A leak of 16 KiB or more a
- * cycle fails.
+ * 1000 cycles after 200 of warm-up, with kill_util.h's tolerances: a leak
+ * of 16 KiB or more a cycle fails.
  */
-#define SLAB_SLACK_KIB	2048
-#define AVAIL_SLACK_KIB	(16 * 1024)
+#define CYCLES		1000
 
 TEST_F_TIMEOUT(classic, kill_mount_cycles_leak_nothing, 300)
 {
@@ -349,15 +277,7 @@ TEST_F_TIMEOUT(classic, kill_mount_cycles_leak_nothing, 300)
 	EXPECT_GT(slab0 + SLAB_SLACK_KIB, slab1);
 	EXPECT_GT(free1 + AVAIL_SLACK_KIB, free0);
 	/* Every mount and device reference is gone: nothing pins the module. */
-	{
-		FILE *f = fopen("/sys/module/fuseuring/refcnt", "r");
-		int refs = -1;
-
-		ASSERT_NE(NULL, f);
-		ASSERT_EQ(1, fscanf(f, "%d", &refs));
-		fclose(f);
-		EXPECT_EQ(0, refs);
-	}
+	EXPECT_EQ(0, module_refs(5));
 }
 
 TEST_HARNESS_MAIN

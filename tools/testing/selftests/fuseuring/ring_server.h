@@ -54,6 +54,7 @@ struct rs {
 	bool classic_running, ring_running;
 	volatile bool hold_all;	/* leave every request unanswered */
 	volatile int answered;
+	volatile int held;		/* requests left unanswered */
 	volatile int interrupts;	/* FUSE_INTERRUPTs read on the device */
 	volatile long written;		/* WRITE bytes that matched the pattern */
 	volatile long write_bad;	/* WRITE bytes that did not */
@@ -289,7 +290,8 @@ static inline int rs_register_all(struct rs *s, unsigned int per_queue)
 		}
 	}
 	s->nents = n;
-	ret = rs_submit_wait(s, 200, NULL);
+	/* A bad REGISTER fails in its issue: its CQE is there at once. */
+	ret = rs_submit_wait(s, 20, NULL);
 	return ret == 1 ? 0 : (ret < 0 ? ret : -EPROTO);
 }
 
@@ -471,6 +473,9 @@ static inline void *rs_ring_loop(void *arg)
 					__atomic_add_fetch(&s->answered, 1,
 							   __ATOMIC_SEQ_CST);
 					rs_prep_commit(s, n, s->ents[n].unique);
+				} else {
+					__atomic_add_fetch(&s->held, 1,
+							   __ATOMIC_SEQ_CST);
 				}
 			}
 		}

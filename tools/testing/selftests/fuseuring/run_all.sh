@@ -20,6 +20,8 @@ TESTS=(
 	priv_classic:120
 	ring_setup:120
 	ring_errors:180
+	kill_ring:300
+	fuzz_ring:900
 	file_io.sh:300
 	libfuse_daemons.sh:300
 	lib_servers.sh:300
