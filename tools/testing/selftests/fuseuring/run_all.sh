@@ -20,6 +20,7 @@ TESTS=(
 	priv_classic:120
 	ring_setup:120
 	ring_errors:180
+	ring_bufpool:300
 	file_io.sh:300
 	libfuse_daemons.sh:300
 	lib_servers.sh:300
