@@ -175,4 +175,24 @@ static inline struct dentry *fur_d_alloc_parallel(struct dentry *parent,
 #endif
 }
 
+/*
+ * A registered (fixed) io_uring buffer as an iterator: 7.x looks the
+ * buffer up at import and takes the issue flags for its lock.
+ */
+#if FUR_HAVE_URING_CMD_CANCEL
+#include <linux/io_uring/cmd.h>
+
+static inline int fur_uring_cmd_import_fixed(u64 ubuf, unsigned long len,
+					     int rw, struct iov_iter *iter,
+					     struct io_uring_cmd *cmd,
+					     unsigned int issue_flags)
+{
+#if FUR_HAVE_URING_CMD_IMPORT_FIXED_FLAGS
+	return io_uring_cmd_import_fixed(ubuf, len, rw, iter, cmd, issue_flags);
+#else
+	return io_uring_cmd_import_fixed(ubuf, len, rw, iter, cmd);
+#endif
+}
+#endif
+
 #endif /* _FS_FUSEURING_COMPAT_H */

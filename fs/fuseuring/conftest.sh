@@ -111,6 +111,12 @@ void fur_t(struct io_uring_cmd *c, unsigned int f)
 	io_uring_cmd_complete_in_task(c, fur_cb);
 	io_uring_cmd_done(c, 0, f);
 }' &
+# Buffer pools import registered buffers; 7.x passes the issue flags.
+feature URING_CMD_IMPORT_FIXED_FLAGS "linux/io_uring/cmd.h" '
+int fur_t(struct io_uring_cmd *c, struct iov_iter *i, unsigned int f)
+{
+	return io_uring_cmd_import_fixed(0, 0, ITER_DEST, i, c, f);
+}' &
 wait
 
 if [ "$(cat "$tmp/BASELINE.res")" != 1 ]; then

@@ -485,6 +485,7 @@ const struct file_operations fur_dev_fops = {
 	.llseek		= noop_llseek,
 #if FUR_HAVE_URING_CMD_CANCEL
 	.uring_cmd	= fur_uring_cmd,
+	.mmap		= fur_bufpool_mmap,
 #endif
 };
 EXPORT_SYMBOL_GPL(fur_dev_fops);

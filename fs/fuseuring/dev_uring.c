@@ -128,6 +128,8 @@ static bool fur_ent_unlink(struct fur_ring_ent *ent)
 {
 	struct fur_ring_queue *q = ent->queue;
 
+	if (q->pool)
+		fur_bufpool_put_slot(ent);
 	fur_ent_set(ent, FUR_ENT_FREE);
 	q->nr_ents--;
 	if (q->nr_ents)
@@ -157,43 +159,103 @@ static bool fur_ring_op_has_header(u32 opcode)
 	}
 }
 
+/* Whether the request's first argument travels in op_in. */
+static bool fur_ring_req_has_header(struct fur_req *req)
+{
+	return req->args->in_numargs &&
+	       fur_ring_op_has_header(req->args->opcode);
+}
+
+/* The bytes of a request that go to the payload buffer. */
+static unsigned int fur_ring_payload_in(struct fur_req *req)
+{
+	unsigned int size = req->in.h.len - sizeof(req->in.h);
+
+	if (fur_ring_req_has_header(req))
+		size -= req->args->in_args[0].size;
+	return size;
+}
+
+/*
+ * On a pool queue, a request takes a slot if anything crosses the payload
+ * buffer either way; the others (RELEASE, FLUSH, ...) never wait for one.
+ */
+static bool fur_ring_needs_slot(struct fur_ring_queue *q, struct fur_req *req)
+{
+	return q->pool && (fur_ring_payload_in(req) || req->args->out_numargs);
+}
+
+/*
+ * Hand the first waiting request to an entry that holds a command, with
+ * a slot if it needs one; q->lock held.  NULL when no request waits or
+ * the first one waits for a slot.
+ */
+static struct fur_req *fur_ring_take_req(struct fur_ring_ent *ent)
+{
+	struct fur_ring_queue *q = ent->queue;
+	struct fur_req *req;
+
+	lockdep_assert_held(&q->lock);
+	req = list_first_entry_or_null(&q->reqs, struct fur_req, list);
+	if (!req)
+		return NULL;
+	if (fur_ring_needs_slot(q, req) && !fur_bufpool_take_slot(ent))
+		return NULL;
+	list_del_init(&req->list);
+	ent->req = req;
+	req->ring_entry = ent;
+	return req;
+}
+
+/* The payload buffer of ent for size bytes: its own, or its pool slot. */
+static int fur_ring_payload_iter(struct fur_ring_ent *ent, int dir,
+				 size_t size, struct iov_iter *iter,
+				 unsigned int flags)
+{
+	if (ent->queue->pool)
+		return fur_bufpool_payload_iter(ent, dir, size, iter, flags);
+	return import_ubuf(dir, ent->payload, size, iter);
+}
+
 /*
  * Copy a request into an entry's buffers: fuse_in_header to in_out, the
  * opcode's argument struct to op_in, everything else to the payload.
  * Runs in the server's task (the command's task work or its own issue).
  */
-static int fur_ring_copy_in(struct fur_ring_ent *ent, struct fur_req *req)
+static int fur_ring_copy_in(struct fur_ring_ent *ent, struct fur_req *req,
+			    unsigned int flags)
 {
 	struct fuse_uring_req_header __user *h = ent->headers;
 	struct fur_args *args = req->args;
 	struct fuse_uring_ent_in_out io = {
 		.commit_id = req->in.h.unique,
 	};
-	unsigned int first = 0, size = req->in.h.len - sizeof(req->in.h);
+	unsigned int first = 0, size = fur_ring_payload_in(req);
 	struct iov_iter iter;
 	int err;
 
 	if (copy_to_user(&h->in_out, &req->in.h, sizeof(req->in.h)))
 		return -EFAULT;
-	if (args->in_numargs && fur_ring_op_has_header(args->opcode)) {
+	if (fur_ring_req_has_header(req)) {
 		const struct fur_in_arg *arg = &args->in_args[0];
 
 		if (WARN_ON_ONCE(arg->size > FUSE_URING_OP_IN_OUT_SZ))
 			return -EIO;
 		if (copy_to_user(&h->op_in, arg->value, arg->size))
 			return -EFAULT;
-		size -= arg->size;
 		first = 1;
 	}
 	if (size > ent->payload_sz)
 		return -E2BIG;
-	err = import_ubuf(ITER_DEST, ent->payload, size, &iter);
+	err = fur_ring_payload_iter(ent, ITER_DEST, size, &iter, flags);
 	if (err)
 		return err;
 	err = fur_copy_in_args(&iter, args, first);
 	if (err)
 		return err;
 	io.payload_sz = size;
+	if (ent->queue->pool)
+		io.offset = fur_bufpool_slot_offset(ent);
 	if (copy_to_user(&h->ring_ent_in_out, &io, sizeof(io)))
 		return -EFAULT;
 	return 0;
@@ -204,7 +266,8 @@ static int fur_ring_copy_in(struct fur_ring_ent *ent, struct fur_req *req)
  * payload_sz bytes of out arguments from the payload, with the classic
  * path's size rules.  Returns 0 or an error for the server.
  */
-static int fur_ring_copy_out(struct fur_ring_ent *ent, struct fur_req *req)
+static int fur_ring_copy_out(struct fur_ring_ent *ent, struct fur_req *req,
+			     unsigned int flags)
 {
 	struct fuse_uring_req_header __user *h = ent->headers;
 	struct fuse_uring_ent_in_out io;
@@ -223,7 +286,8 @@ static int fur_ring_copy_out(struct fur_ring_ent *ent, struct fur_req *req)
 		return 0;
 	if (io.payload_sz > ent->payload_sz)
 		return -EINVAL;
-	err = import_ubuf(ITER_SOURCE, ent->payload, io.payload_sz, &iter);
+	err = fur_ring_payload_iter(ent, ITER_SOURCE, io.payload_sz, &iter,
+				    flags);
 	if (err)
 		return err;
 	return fur_copy_out_args(&iter, req->args, io.payload_sz);
@@ -241,11 +305,15 @@ static void fur_ring_fail_req(struct fur_req *req, int error)
 
 static void fur_ent_free(struct fur_ring_ent *ent, bool last)
 {
-	struct fur_ring *ring = ent->queue->ring;
+	struct fur_ring_queue *q = ent->queue;
+	struct fur_ring *ring = q->ring;
 
 	kfree(ent);
 	if (last)
 		fur_ring_sync_ready(ring);
+	else if (q->pool)
+		/* Its slot may be what a waiting request needs. */
+		fur_ring_kick(q);
 }
 
 /*
@@ -265,7 +333,7 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 	bool last, stopped;
 
 	for (;;) {
-		err = task_dead ? -ENOTCONN : fur_ring_copy_in(ent, req);
+		err = task_dead ? -ENOTCONN : fur_ring_copy_in(ent, req, flags);
 
 		spin_lock(&q->lock);
 		if (!q->stopped && task_dead) {
@@ -314,14 +382,12 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 		 * AVAIL, the entry is send_req's: only the local next counts.
 		 */
 		q->stats.errors++;
-		next = list_first_entry_or_null(&q->reqs, struct fur_req, list);
-		ent->req = next;
-		if (next) {
-			list_del_init(&next->list);
-			next->ring_entry = ent;
-		} else {
+		ent->req = NULL;
+		if (q->pool)
+			fur_bufpool_put_slot(ent);
+		next = fur_ring_take_req(ent);
+		if (!next)
 			fur_ent_set(ent, FUR_ENT_AVAIL);
-		}
 		spin_unlock(&q->lock);
 		fur_ring_fail_req(req, req->args->opcode == FUSE_SETXATTR ?
 				  -E2BIG : -EIO);
@@ -358,16 +424,13 @@ static void fur_ring_kick(struct fur_ring_queue *q)
 
 	for (;;) {
 		spin_lock(&q->lock);
-		req = list_first_entry_or_null(&q->reqs, struct fur_req, list);
 		ent = list_first_entry_or_null(&q->ent_avail,
 					       struct fur_ring_ent, list);
-		if (q->stopped || !req || !ent) {
+		req = q->stopped || !ent ? NULL : fur_ring_take_req(ent);
+		if (!req) {
 			spin_unlock(&q->lock);
 			return;
 		}
-		list_del_init(&req->list);
-		ent->req = req;
-		req->ring_entry = ent;
 		fur_ent_set(ent, FUR_ENT_DISPATCH);
 		spin_unlock(&q->lock);
 		io_uring_cmd_complete_in_task(ent->cmd, fur_ring_dispatch_tw);
@@ -405,6 +468,18 @@ static void fur_ring_send_req(struct fur_iqueue *fiq, struct fur_req *req)
 	}
 	ent = list_first_entry_or_null(&q->ent_avail, struct fur_ring_ent,
 				       list);
+	/*
+	 * On a pool queue, entries may be parked while requests wait for a
+	 * slot: the new request queues behind them, and takes a slot.
+	 */
+	if (ent && q->pool) {
+		if (!list_empty(&q->reqs) ||
+		    (fur_ring_needs_slot(q, req) &&
+		     !fur_bufpool_take_slot(ent))) {
+			q->pool_waits++;
+			ent = NULL;
+		}
+	}
 	if (ent) {
 		ent->req = req;
 		req->ring_entry = ent;
@@ -441,15 +516,8 @@ static int fur_ring_park(struct fur_ring_ent *ent, unsigned int flags)
 		fur_ent_free(ent, last);
 		return -EIOCBQUEUED;
 	}
-	req = list_first_entry_or_null(&q->reqs, struct fur_req, list);
-	if (req) {
-		list_del_init(&req->list);
-		ent->req = req;
-		req->ring_entry = ent;
-		fur_ent_set(ent, FUR_ENT_DISPATCH);
-	} else {
-		fur_ent_set(ent, FUR_ENT_AVAIL);
-	}
+	req = fur_ring_take_req(ent);
+	fur_ent_set(ent, req ? FUR_ENT_DISPATCH : FUR_ENT_AVAIL);
 	spin_unlock(&q->lock);
 	if (req)
 		fur_ring_dispatch(ent, flags, false);
@@ -530,6 +598,10 @@ static int fur_ring_commit(struct fur_conn *fc, struct io_uring_cmd *cmd,
 		spin_unlock(&q->lock);
 		return -ENOTCONN;
 	}
+	if (!fur_bufpool_cmd_ok(q, cmd)) {
+		spin_unlock(&q->lock);
+		return -EINVAL;
+	}
 	list_for_each_entry(ent, &q->ent_user, list) {
 		if (ent->req->in.h.unique == commit_id) {
 			found = ent;
@@ -550,10 +622,13 @@ static int fur_ring_commit(struct fur_conn *fc, struct io_uring_cmd *cmd,
 	q->stats.inflight--;
 	spin_unlock(&q->lock);
 
-	err = fur_ring_copy_out(ent, req);
+	err = fur_ring_copy_out(ent, req, flags);
 
 	spin_lock(&q->lock);
 	ent->req = NULL;
+	/* The slot is free again; the park may take it for the next. */
+	if (q->pool)
+		fur_bufpool_put_slot(ent);
 	if (q->stopped) {
 		last = fur_ent_unlink(ent);
 		spin_unlock(&q->lock);
@@ -604,6 +679,12 @@ static void fur_ring_debugfs_add(struct fur_ring *ring)
 		debugfs_create_u64("inflight", 0444, dir, &st->inflight);
 		debugfs_create_u64("committed", 0444, dir, &st->committed);
 		debugfs_create_u64("errors", 0444, dir, &st->errors);
+		debugfs_create_u32("pool_slots", 0444, dir,
+				   &ring->queues[i]->pool_slots);
+		debugfs_create_u32("pool_free", 0444, dir,
+				   &ring->queues[i]->pool_free);
+		debugfs_create_u64("pool_waits", 0444, dir,
+				   &ring->queues[i]->pool_waits);
 	}
 	debugfs_create_u32("queues", 0444, ring->debugfs, &ring->nr_queues);
 }
@@ -662,6 +743,65 @@ out:
 	return ring;
 }
 
+/*
+ * The ring of a connection whose server may send ring commands now, or an
+ * error: -EAGAIN before the INIT reply (it tells whether the server takes
+ * the ring, and max_write), -EOPNOTSUPP if it did not take it.
+ */
+static struct fur_ring *fur_ring_for_cmd(struct fur_conn *fc)
+{
+	struct fur_ring *ring;
+
+	if (!READ_ONCE(fc->initialized))
+		return ERR_PTR(-EAGAIN);
+	/* Pairs with smp_wmb() in the INIT reply. */
+	smp_rmb();
+	if (fc->conn_error || !fc->over_io_uring)
+		return ERR_PTR(-EOPNOTSUPP);
+	ring = fur_ring_get(fc);
+	return ring ?: ERR_PTR(-ENOMEM);
+}
+
+/*
+ * Check a REGISTER's payload buffer against the queue's mode: on a pool
+ * queue, none ({NULL, 0}, as upstream) and the pool's buffer index; else
+ * a buffer of max_payload bytes, which fixes the queue to per-entry
+ * buffers.  Announces the queue, as ADD_QUEUE would.
+ */
+static int fur_ring_register_payload(struct fur_ring_queue *q,
+				     struct io_uring_cmd *cmd,
+				     const struct iovec *payload)
+{
+	int err = 0;
+
+	spin_lock(&q->lock);
+	if (q->payload_mode == FUR_PAYLOAD_POOL) {
+		if (payload->iov_base || payload->iov_len ||
+		    !fur_bufpool_cmd_ok(q, cmd))
+			err = -EINVAL;
+	} else if (payload->iov_len < q->ring->max_payload) {
+		err = -EINVAL;
+	} else {
+		q->payload_mode = FUR_PAYLOAD_PER_ENT;
+	}
+	if (!err)
+		q->added = true;
+	spin_unlock(&q->lock);
+	return err;
+}
+
+/* Catch unmapped buffers now rather than at the first request. */
+static bool fur_ring_buf_mapped(const struct iovec *iov, size_t len)
+{
+	char __user *p = iov->iov_base;
+	char c;
+
+	if (!len)
+		return true;
+	return access_ok(p, iov->iov_len) && !get_user(c, p) &&
+	       !get_user(c, p + len - 1);
+}
+
 static int fur_ring_register(struct fur_conn *fc, struct io_uring_cmd *cmd,
 			     const struct fuse_uring_cmd_req *cr,
 			     unsigned int flags)
@@ -673,18 +813,11 @@ static int fur_ring_register(struct fur_conn *fc, struct io_uring_cmd *cmd,
 	struct fur_ring *ring;
 	u64 addr;
 	u32 len;
-	char c;
+	int err;
 
-	/* INIT tells whether the server takes the ring and max_write. */
-	if (!READ_ONCE(fc->initialized))
-		return -EAGAIN;
-	/* Pairs with smp_wmb() in the INIT reply. */
-	smp_rmb();
-	if (fc->conn_error || !fc->over_io_uring)
-		return -EOPNOTSUPP;
-	ring = fur_ring_get(fc);
-	if (!ring)
-		return -ENOMEM;
+	ring = fur_ring_for_cmd(fc);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
 	if (qid >= ring->nr_queues)
 		return -EINVAL;
 	q = ring->queues[qid];
@@ -695,18 +828,13 @@ static int fur_ring_register(struct fur_conn *fc, struct io_uring_cmd *cmd,
 		return -EINVAL;
 	if (copy_from_user(iov, u64_to_user_ptr(addr), sizeof(iov)))
 		return -EFAULT;
-	if (iov[0].iov_len < sizeof(struct fuse_uring_req_header) ||
-	    iov[1].iov_len < ring->max_payload)
+	if (iov[0].iov_len < sizeof(struct fuse_uring_req_header))
 		return -EINVAL;
-	/* Catch unmapped buffers now rather than at the first request. */
-	if (!access_ok(iov[0].iov_base, iov[0].iov_len) ||
-	    !access_ok(iov[1].iov_base, iov[1].iov_len) ||
-	    get_user(c, (char __user *)iov[0].iov_base) ||
-	    get_user(c, (char __user *)iov[0].iov_base +
-		     sizeof(struct fuse_uring_req_header) - 1) ||
-	    get_user(c, (char __user *)iov[1].iov_base) ||
-	    get_user(c, (char __user *)iov[1].iov_base +
-		     ring->max_payload - 1))
+	err = fur_ring_register_payload(q, cmd, &iov[1]);
+	if (err)
+		return err;
+	if (!fur_ring_buf_mapped(&iov[0], sizeof(struct fuse_uring_req_header)) ||
+	    !fur_ring_buf_mapped(&iov[1], q->pool ? 0 : ring->max_payload))
 		return -EFAULT;
 
 	ent = kzalloc(sizeof(*ent), GFP_KERNEL_ACCOUNT);
@@ -716,6 +844,7 @@ static int fur_ring_register(struct fur_conn *fc, struct io_uring_cmd *cmd,
 	ent->queue = q;
 	ent->cmd = cmd;
 	ent->state = FUR_ENT_FREE;
+	ent->slot = FUR_NO_SLOT;
 	ent->headers = iov[0].iov_base;
 	ent->payload = iov[1].iov_base;
 	ent->payload_sz = ring->max_payload;
@@ -776,16 +905,17 @@ static bool fur_cmd_req_clean(const struct fuse_uring_cmd_req *cr)
 
 /*
  * .uring_cmd of /dev/fuseuring.  Errors: -EINVAL for an SQE64 ring, a bad
- * qid or iovec, flags or padding set in the command, a short buffer, or
- * an unknown command (-EOPNOTSUPP for the
- * buffer-pool commands fuseuring does not implement yet); -EFAULT for an
+ * qid or iovec, flags or padding set in REGISTER or COMMIT_AND_FETCH, a
+ * short buffer, or an unknown command; -EFAULT for an
  * unmapped buffer; -EAGAIN before the INIT reply; -EOPNOTSUPP if the
  * server did not accept FUSE_OVER_IO_URING; -ENOTCONN after the abort;
  * -ENOENT for a commit id the queue does not have in the server's hands.
+ * ADD_QUEUE and ADD_BUFPOOL complete at once (bufpool.c has their errnos).
  */
 int fur_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 {
 	const struct fuse_uring_cmd_req *cr;
+	struct fur_ring *ring;
 	struct fur_conn *fc;
 
 	if (unlikely(issue_flags & IO_URING_F_CANCEL)) {
@@ -811,8 +941,13 @@ int fur_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 			return -EINVAL;
 		return fur_ring_commit(fc, cmd, cr, issue_flags);
 	case FUSE_IO_URING_CMD_ADD_QUEUE:
+		ring = fur_ring_for_cmd(fc);
+		return IS_ERR(ring) ? PTR_ERR(ring) :
+		       fur_ring_add_queue(ring, cr);
 	case FUSE_IO_URING_CMD_ADD_BUFPOOL:
-		return -EOPNOTSUPP;
+		ring = fur_ring_for_cmd(fc);
+		return IS_ERR(ring) ? PTR_ERR(ring) :
+		       fur_ring_add_bufpool(ring, cmd, cr, issue_flags);
 	default:
 		return -EINVAL;
 	}
@@ -891,6 +1026,7 @@ void fur_uring_destroy(struct fur_conn *fc)
 			     !list_empty(&q->reqs));
 		list_for_each_entry_safe(ent, next, &q->ent_user, list)
 			kfree(ent);
+		fur_bufpool_free(q->pool);
 		kfree(q);
 	}
 	kfree(ring);

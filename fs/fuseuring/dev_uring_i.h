@@ -9,6 +9,7 @@
 #include <linux/list.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uio.h>
 
 #include "fuseuring_i.h"
 
@@ -36,8 +37,51 @@ struct fur_ring_ent {
 	struct io_uring_cmd *cmd;
 	struct fur_req *req;
 	struct fuse_uring_req_header __user *headers;
+	/* Per-entry payload buffer (NULL on a queue with a buffer pool). */
 	void __user *payload;
 	size_t payload_sz;
+	/* The pool slot the request holds, or FUR_NO_SLOT. */
+	int slot;
+	/* A kernel-allocated pool's slot, as the copy's iterator needs it. */
+	struct kvec kvec;
+};
+
+#define FUR_NO_SLOT	(-1)
+
+/*
+ * Where a queue's payloads go: decided by its first REGISTER (one buffer
+ * per entry) or by ADD_BUFPOOL (slots of a pool), never changed after.
+ */
+enum fur_payload_mode {
+	FUR_PAYLOAD_UNSET,
+	FUR_PAYLOAD_PER_ENT,
+	FUR_PAYLOAD_POOL,
+};
+
+/* Who provides a pool's memory and how the kernel reaches it. */
+enum fur_bufpool_kind {
+	FUR_BUFPOOL_USER,	/* server memory, copied to with uaccess */
+	FUR_BUFPOOL_FIXED,	/* server memory registered with io_uring */
+	FUR_BUFPOOL_KERNEL,	/* module pages the server maps (mmap) */
+};
+
+/*
+ * A queue's payload pool, carved into nr_slots slots of slot_size bytes
+ * (the ring's max payload).  A request with payload takes a slot while
+ * the server holds it; requests wait for a slot, never fail for lack of
+ * one.  The free map is changed under the queue's lock.
+ */
+struct fur_bufpool {
+	enum fur_bufpool_kind kind;
+	unsigned long uaddr;		/* USER, FIXED: the server's address */
+	u16 buf_index;			/* FIXED: the io_uring buffer */
+	size_t slot_size;
+	unsigned int nr_slots;
+	/* KERNEL: the pages, in order, and their kernel mapping. */
+	struct page **pages;
+	unsigned int nr_pages;
+	void *vaddr;
+	unsigned long free_map[];
 };
 
 /* Counters a user reads in debugfs; updated under the queue's lock. */
@@ -59,9 +103,17 @@ struct fur_ring_queue {
 	struct list_head ent_dispatch;
 	struct list_head ent_user;
 	struct list_head ent_commit;
-	/* Requests waiting for an entry of this queue. */
+	/* Requests waiting for an entry (or a pool slot) of this queue. */
 	struct list_head reqs;
 	struct fur_ring_stats stats;
+	/* ADD_QUEUE or a REGISTER made the queue known to the server. */
+	bool added;
+	enum fur_payload_mode payload_mode;
+	struct fur_bufpool *pool;
+	/* Pool counters for debugfs: slots, free slots, waits for one. */
+	u32 pool_slots;
+	u32 pool_free;
+	u64 pool_waits;
 };
 
 struct fur_ring {
@@ -79,5 +131,22 @@ struct fur_ring {
 	struct dentry *debugfs;
 	struct fur_ring_queue *queues[];
 };
+
+/*
+ * bufpool.c: ADD_QUEUE, ADD_BUFPOOL, slots, the payload iterators and the
+ * mmap of kernel-allocated pools.  Slot calls need q->lock.
+ */
+int fur_ring_add_queue(struct fur_ring *ring,
+		       const struct fuse_uring_cmd_req *cr);
+int fur_ring_add_bufpool(struct fur_ring *ring, struct io_uring_cmd *cmd,
+			 const struct fuse_uring_cmd_req *cr,
+			 unsigned int issue_flags);
+bool fur_bufpool_cmd_ok(struct fur_ring_queue *q, struct io_uring_cmd *cmd);
+bool fur_bufpool_take_slot(struct fur_ring_ent *ent);
+void fur_bufpool_put_slot(struct fur_ring_ent *ent);
+int fur_bufpool_payload_iter(struct fur_ring_ent *ent, int dir, size_t size,
+			     struct iov_iter *iter, unsigned int issue_flags);
+u32 fur_bufpool_slot_offset(struct fur_ring_ent *ent);
+void fur_bufpool_free(struct fur_bufpool *pool);
 
 #endif /* _FS_FUSEURING_DEV_URING_I_H */

@@ -431,8 +431,10 @@ int fur_reply_header_valid(const struct fuse_out_header *oh);
  */
 struct io_uring_cmd;
 #if FUR_HAVE_URING_CMD_CANCEL
-#define FUR_URING_INIT_FLAGS	FUSE_OVER_IO_URING
+#define FUR_URING_INIT_FLAGS	(FUSE_OVER_IO_URING | FUSE_HAS_IO_URING_BUFPOOL)
 int fur_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+/* bufpool.c: a kernel-allocated buffer pool, mapped by the server. */
+int fur_bufpool_mmap(struct file *file, struct vm_area_struct *vma);
 void fur_uring_destroy(struct fur_conn *fc);
 void fur_uring_init(void);
 void fur_uring_exit(void);

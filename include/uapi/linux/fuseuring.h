@@ -99,4 +99,23 @@ struct fuse_uring_cmd_req {
 #error "linux/fuse.h has FUSE over io_uring but not buffer pools (7.42..7.45)"
 #endif /* FUSE_OVER_IO_URING */
 
+/*
+ * fuseuring's own extension, not upstream's: a kernel-allocated buffer
+ * pool.  FUSE_IO_URING_CMD_ADD_BUFPOOL with FUSEURING_BUFPOOL_KERNEL in
+ * fuse_uring_cmd_req.flags, bufpool.uaddr 0 and bufpool.len the pool's
+ * size asks the module to allocate the pool itself, on the NUMA node of
+ * the queue's CPU.  The server then maps it with mmap(2) on its
+ * /dev/fuseuring fd (MAP_SHARED) at FUSEURING_BUFPOOL_MMAP_OFFSET(qid)
+ * plus a page-aligned offset into the pool; the kernel reports each
+ * request's slot in fuse_uring_ent_in_out.offset, as for any pool.
+ * Upstream refuses the flag with EINVAL, so a server can fall back to a
+ * pool of its own.
+ */
+#define FUSEURING_BUFPOOL_KERNEL	(1ULL << 63)
+
+/* mmap offsets: queue qid's kernel-allocated pool starts here. */
+#define FUSEURING_BUFPOOL_MMAP_SHIFT	32
+#define FUSEURING_BUFPOOL_MMAP_OFFSET(qid) \
+	((__u64)(qid) << FUSEURING_BUFPOOL_MMAP_SHIFT)
+
 #endif /* _UAPI_LINUX_FUSEURING_H */

@@ -160,11 +160,9 @@ TEST(bad_register_args)
 	EXPECT_EQ(-EFAULT, reg_one(&s, iov, 2, 0));
 	iov[1] = (struct iovec){ NULL, RS_PAYLOAD };
 	EXPECT_EQ(-EFAULT, reg_one(&s, iov, 2, 0));
-	/* Unknown commands; buffer pools are not implemented. */
+	/* Unknown commands (ring_bufpool checks the buffer-pool ones). */
 	EXPECT_EQ(-EINVAL, cmd_op(&s, 99, 0));
 	EXPECT_EQ(-EINVAL, cmd_op(&s, FUSE_IO_URING_CMD_INVALID, 0));
-	EXPECT_EQ(-EOPNOTSUPP, cmd_op(&s, FUSE_IO_URING_CMD_ADD_QUEUE, 0));
-	EXPECT_EQ(-EOPNOTSUPP, cmd_op(&s, FUSE_IO_URING_CMD_ADD_BUFPOOL, 0));
 	/* A commit id nobody holds. */
 	EXPECT_EQ(-ENOENT, cmd_op(&s, FUSE_IO_URING_CMD_COMMIT_AND_FETCH,
 				  12345678));

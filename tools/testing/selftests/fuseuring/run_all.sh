@@ -20,6 +20,7 @@ TESTS=(
 	priv_classic:120
 	ring_setup:120
 	ring_errors:180
+	ring_bufpool:300
 	kill_ring:300
 	fuzz_ring:900
 	file_io.sh:300
@@ -28,6 +29,7 @@ TESTS=(
 	"semantics.sh kernel-fuse:900"
 	"semantics.sh fuseuring-classic:900"
 	"semantics.sh fuseuring-ring:900"
+	"semantics.sh fuseuring-bufpool:900"
 )
 
 pass=0 fail=0 skip=0
