@@ -18,6 +18,11 @@ CACHE=${FUSEURING_CACHE:-$TOP/.cache}
 PKGS="gcc make bc qemu-system-x86 busybox-static cpio kmod xz-utils zstd
       liburing-dev libfuse3-dev fuse3 pahole fio python3 pkg-config dkms
       python3-matplotlib groff-base man-db"
+# libfuse 3.18 from its Debian source package, with io-uring (passthrough_hp
+# is C++), and pytest for libfuse's own tests.
+LIBFUSE_PKGS="dpkg-dev meson ninja-build pkg-config g++ liburing-dev
+      libnuma-dev python3-pytest"
+LIBFUSE_DIR=$CACHE/libfuse-3.18
 
 log() { echo "bootstrap: $*" >&2; }
 
@@ -144,8 +149,83 @@ ensure_kernel_tools() {
 	touch "$stamp"
 }
 
+# A suite for source packages only: no binary of it can be installed.
+ensure_src_suite() {
+	local suite=$1 file=/etc/apt/sources.list.d/fuseuring-$1-src.sources
+
+	[ -f "$file" ] && return 0
+	log "adding apt source suite $suite (deb-src only)"
+	as_root tee "$file" >/dev/null <<SRC
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: $suite
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+	APT_UPDATED=
+}
+
+# libfuse 3.18 (the first release with FUSE-over-io-uring) built from sid's
+# source package into the cache, io-uring on, examples and tests built,
+# nothing installed: the guest runs it from the cache over 9p (meson's
+# build tree finds its libfuse3.so through an $ORIGIN rpath).  Debian's
+# own binary package is built without io-uring.  Under a lock: worktrees
+# share the cache.
+ensure_libfuse() {
+	local dir=$LIBFUSE_DIR stamp=$LIBFUSE_DIR/.complete ver
+
+	[ -f "$stamp" ] && return 0
+	PKGS=$LIBFUSE_PKGS ensure_packages
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/.libfuse.lock"
+	flock 9
+	[ -f "$stamp" ] && { exec 9>&-; return 0; }
+	ensure_src_suite sid
+	log "building libfuse from fuse3/sid (io-uring) in $dir"
+	rm -rf "$dir"
+	mkdir -p "$dir/dl"
+	# apt's sandbox user must be able to write the download folder.
+	chmod 777 "$dir/dl"
+	if ! (cd "$dir/dl" && apt-get source -qq --download-only fuse3/sid \
+	      >/dev/null 2>&1); then
+		apt_update
+		(cd "$dir/dl" && apt-get source -qq --download-only fuse3/sid \
+			>/dev/null 2>&1)
+	fi
+	# apt checked the files against the signed index; dpkg-source's own
+	# signature check has no Debian keyring here and only warns.
+	if ! dpkg-source -x "$dir"/dl/fuse3_*.dsc "$dir/src" \
+		>"$dir/unpack.log" 2>&1; then
+		cat "$dir/unpack.log" >&2
+		return 1
+	fi
+	rm -rf "$dir/dl" "$dir"/fuse3_*
+	ver=$(sed -n "s/^ *version: '\([0-9.]*\)'.*/\1/p" "$dir/src/meson.build")
+	case "$ver" in
+	3.1[89].*|3.[2-9][0-9].*) ;;
+	*) log "fuse3/sid is libfuse '$ver': io-uring needs 3.18 or later"
+	   return 1 ;;
+	esac
+	if ! meson setup -Denable-io-uring=true -Dexamples=true -Dtests=true \
+		-Duseroot=false -Dinitscriptdir= -Dudevrulesdir="$dir/udev" \
+		"$dir/build" "$dir/src" >"$dir/meson.log" 2>&1 ||
+	   ! ninja -C "$dir/build" >"$dir/ninja.log" 2>&1; then
+		tail -n 30 "$dir/meson.log" "$dir/ninja.log" >&2
+		return 1
+	fi
+	# meson turns io-uring off quietly when liburing or libnuma lack.
+	if ! grep -q '^#define HAVE_URING' "$dir/build/fuse_config.h"; then
+		log "libfuse $ver was configured without io-uring"
+		return 1
+	fi
+	echo "$ver" >"$dir/VERSION"
+	touch "$stamp"
+	exec 9>&-
+}
+
 ensure_packages
 ensure_kernel
 kernel_vars "$KVER"
 ensure_chroot
 ensure_kernel_tools
+ensure_libfuse

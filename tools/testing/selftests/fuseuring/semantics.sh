@@ -10,7 +10,12 @@
 # Transports: kernel-fuse (the kernel's own FUSE on /dev/fuse: the
 # reference), fuseuring-classic, fuseuring-ring, fuseuring-bufpool (the
 # ring with a buffer pool per queue: SEMANTICS_BUFPOOL=fixed (default),
-# user or kernel, of two slots, so that requests also wait for slots).
+# user or kernel, of two slots, so that requests also wait for slots), and
+# libfuse-ring: libfuse 3.18's own passthrough_hp example, unmodified, with
+# -o io_uring, on a fuseuring mount made by fuseuring-mount (the build in
+# the cache, LIBFUSE_BUILD); after the suite, the check
+# semantics[libfuse-ring].queue_counters proves that the requests went
+# over fuseuring's ring.
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -26,11 +31,30 @@ fuseuring-ring)    args=(--dev /dev/fuseuring --fstype fuseuring --transport rin
 fuseuring-bufpool) args=(--dev /dev/fuseuring --fstype fuseuring --transport ring
 			--bufpool="${SEMANTICS_BUFPOOL:-fixed}"
 			--bufpool-budget $((2 << 20))) ;;
+libfuse-ring)      HP=${LIBFUSE_BUILD:-$TOP/.cache/libfuse-3.18/build}/example/passthrough_hp
+		   HELPER=$TOP/tools/mount/fuseuring-mount ;;
 *) echo "semantics.sh: unknown transport $T" >&2; exit 2 ;;
 esac
 
 if [ "$T" != kernel-fuse ] && ! grep -q '^fuseuring ' /proc/modules; then
 	insmod "${FUSEURING_KO:-$TOP/fuseuring.ko}" || exit 1
+fi
+
+if [ "$T" = libfuse-ring ]; then
+	if [ ! -x "$HP" ]; then
+		# Not a skip: the bootstrap builds it; its absence is a fault.
+		echo "not ok 1 semantics[$T] libfuse 3.18 is not built: no $HP (tools/testing/vm/bootstrap.sh)"
+		echo "semantics[$T]: 0 passed, 1 failed"
+		exit 1
+	fi
+	# The module offers FUSE_OVER_IO_URING only where it has the ring
+	# (and then has this parameter); libfuse would fall back to the
+	# classic path in silence.
+	if [ ! -e /sys/module/fuseuring/parameters/ring_queues ]; then
+		echo "ok 1 semantics[$T] # SKIP this kernel has no FUSE over io-uring"
+		echo "semantics[$T]: 0 passed, 0 failed, 1 skipped"
+		exit 0
+	fi
 fi
 
 WORK=$(mktemp -d /tmp/semantics-$T.XXXXXX)
@@ -58,6 +82,7 @@ start() {
 	local n=$1 log=$WORK/server$1.log
 
 	mkdir -p "$WORK/src$n" "$WORK/mnt$n"
+	[ "$T" = libfuse-ring ] && { start_libfuse "$n"; return; }
 	"$PT" "${args[@]}" --test-hooks -o "$OPTS" \
 		"$WORK/src$n" "$WORK/mnt$n" >"$log" 2>&1 &
 	pids+=($!)
@@ -71,7 +96,61 @@ start() {
 	return 1
 }
 
-if ! start 1 || ! start 2 || ! start 3; then
+# start_libfuse N: passthrough_hp on a fuseuring mount at $WORK/mntN, the
+# device handed over by the helper; ready once the mount answers (the
+# helper mounts first, and a stat waits for the INIT reply).
+start_libfuse() {
+	local n=$1 log=$WORK/server$1.log mnt=$WORK/mnt$1
+
+	"$HELPER" -o "$OPTS" "$mnt" "$HP" --foreground -o io_uring \
+		"$WORK/src$n" %m >"$log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do
+		grep -q " $mnt " /proc/mounts && stat "$mnt/." >/dev/null 2>&1 &&
+			return 0
+		kill -0 "${pids[-1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# passthrough_hp $n did not start:"
+	sed 's/^/#   /' "$log"
+	return 1
+}
+
+# The debugfs folder of fuseuring's ring for the mount at $1, named
+# MAJOR:MINOR of its superblock (from mountinfo: no request is sent).
+ring_debugfs() {
+	local dev
+
+	[ -d /sys/kernel/debug/fuseuring ] ||
+		mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	dev=$(awk -v m="$1" '$5 == m { print $3 }' /proc/self/mountinfo)
+	echo "/sys/kernel/debug/fuseuring/$dev"
+}
+
+# queue_sum DIR COUNTER: the counter summed over the ring's queues.
+queue_sum() {
+	cat "$1"/queue*/"$2" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# The suite's environment.  The third mount is for the server-death check,
+# which needs the example's test hooks; passthrough_hp has none (and no
+# interrupts), and it refuses rename flags with EINVAL.
+suite_env=(FUSEURING_MNT="$WORK/mnt1" FUSEURING_MNT2="$WORK/mnt2"
+	   FUSEURING_SRC="$WORK/src1" FUSEURING_REF=/tmp
+	   FUSEURING_DEFAULT_PERMISSIONS=1 FUSEURING_TRANSPORT="$T")
+if [ "$T" = libfuse-ring ]; then
+	suite_env+=(FUSEURING_SERVER_NO_RENAME_FLAGS=1)
+	servers="1 2"
+else
+	suite_env+=(FUSEURING_MNT3="$WORK/mnt3" FUSEURING_HOOKS=1)
+	servers="1 2 3"
+fi
+
+started=1
+for s in $servers; do
+	start "$s" || { started=0; break; }
+done
+if [ "$started" = 0 ]; then
 	if grep -qs 'missing or refused io-uring' "$WORK"/server*.log; then
 		# 6.1 cannot cancel uring commands: the module has no ring there.
 		echo "ok 1 semantics[$T] # SKIP this kernel has no FUSE over io-uring"
@@ -83,14 +162,56 @@ if ! start 1 || ! start 2 || ! start 3; then
 	exit 1
 fi
 
+# libfuse registers its queues after the INIT reply: wait until the ring
+# carries a request from every CPU (a request goes to its CPU's queue), so
+# that the suite runs over the ring from its first check.
+if [ "$T" = libfuse-ring ]; then
+	dbg=$(ring_debugfs "$WORK/mnt1")
+	for _ in $(seq 50); do
+		busy=0
+		for c in $(seq 0 $(($(nproc) - 1))); do
+			taskset -c "$c" touch "$WORK/mnt1/.ring-probe"
+			rm -f "$WORK/mnt1/.ring-probe"
+			[ "$(cat "$dbg/queue$c/dispatched" 2>/dev/null || echo 0)" -gt 0 ] &&
+				busy=$((busy + 1))
+		done
+		[ "$busy" = "$(nproc)" ] && break
+		sleep 0.2
+	done
+	echo "# ring of mnt1: $busy of $(nproc) queues took requests before the suite"
+fi
+
 out=$WORK/tap
-FUSEURING_MNT=$WORK/mnt1 FUSEURING_MNT2=$WORK/mnt2 FUSEURING_MNT3=$WORK/mnt3 \
-FUSEURING_SRC=$WORK/src1 \
-FUSEURING_REF=/tmp FUSEURING_HOOKS=1 FUSEURING_DEFAULT_PERMISSIONS=1 \
-FUSEURING_TRANSPORT=$T "$HERE/semantics" >"$out" 2>&1
+env "${suite_env[@]}" "$HERE/semantics" >"$out" 2>&1
 # Name each result after the transport, so that the TAP lines of the
 # runs stay apart in one report.
 sed -E "s/^(not ok|ok) ([0-9]+) fs\./\1 \2 semantics[$T]./" "$out"
+
+# libfuse's ring: every queue it registered carried requests, and none
+# was an error (a reply fuseuring could not take).  libfuse makes one
+# queue per CPU; a request goes to the queue of the CPU it is issued on.
+if [ "$T" = libfuse-ring ]; then
+	dbg=$(ring_debugfs "$WORK/mnt1")
+	nq=$(cat "$dbg/queues" 2>/dev/null || echo 0)
+	busy=0
+	for q in "$dbg"/queue*; do
+		[ -d "$q" ] || continue
+		echo "# ${q##*/}: dispatched $(cat "$q/dispatched"), committed $(cat "$q/committed"), errors $(cat "$q/errors"), inflight $(cat "$q/inflight")"
+		[ "$(cat "$q/dispatched")" -gt 0 ] && busy=$((busy + 1))
+	done
+	d=$(queue_sum "$dbg" dispatched)
+	e=$(queue_sum "$dbg" errors)
+	echo "# ring of mnt1 ($dbg): $nq queues, $busy carried requests, $d dispatched, $e errors"
+	k=$(($(grep -cE '^(not )?ok ' "$out") + 1))
+	# The suite sends tens of thousands of requests (its random exerciser
+	# alone makes 10000 calls): a ring that stopped early shows far fewer.
+	if [ "$nq" -gt 0 ] && [ "$busy" = "$nq" ] && [ "$d" -gt 10000 ] &&
+	   [ "$e" = 0 ]; then
+		echo "ok $k semantics[$T].queue_counters" | tee -a "$out"
+	else
+		echo "not ok $k semantics[$T].queue_counters" | tee -a "$out"
+	fi
+fi
 
 pass=$(grep -E '^ok ' "$out" | grep -vc '# SKIP')
 skip=$(grep -E '^ok .*# SKIP' "$out" | wc -l)
