@@ -469,6 +469,18 @@ static void fur_ring_send_req(struct fur_iqueue *fiq, struct fur_req *req)
 	ent = list_first_entry_or_null(&q->ent_avail, struct fur_ring_ent,
 				       list);
 	/*
+	 * The entry's copy would run as task work of the very task that is
+	 * about to wait for this request (a server unmounting its own mount
+	 * sends DESTROY from there): it would never run.  The device's
+	 * readers take it instead.  Background requests have no waiter (the
+	 * server's own commits send them on), so they stay on the ring.
+	 */
+	if (ent && ent->task == current && !test_bit(FR_ASYNC, &req->flags)) {
+		spin_unlock(&q->lock);
+		fur_dev_iqueue_ops.send_req(fiq, req);
+		return;
+	}
+	/*
 	 * On a pool queue, entries may be parked while requests wait for a
 	 * slot: the new request queues behind them, and takes a slot.
 	 */
@@ -617,6 +629,7 @@ static int fur_ring_commit(struct fur_conn *fc, struct io_uring_cmd *cmd,
 	ent = found;
 	req = ent->req;
 	ent->cmd = cmd;
+	ent->task = current;
 	fur_cmd_pdu(cmd)->ent = ent;
 	fur_ent_set(ent, FUR_ENT_COMMIT);
 	q->stats.inflight--;
@@ -843,6 +856,7 @@ static int fur_ring_register(struct fur_conn *fc, struct io_uring_cmd *cmd,
 	INIT_LIST_HEAD(&ent->list);
 	ent->queue = q;
 	ent->cmd = cmd;
+	ent->task = current;
 	ent->state = FUR_ENT_FREE;
 	ent->slot = FUR_NO_SLOT;
 	ent->headers = iov[0].iov_base;

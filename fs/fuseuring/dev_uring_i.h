@@ -35,6 +35,8 @@ struct fur_ring_ent {
 	struct fur_ring_queue *queue;
 	enum fur_ent_state state;
 	struct io_uring_cmd *cmd;
+	/* The task that submitted cmd: its task work does the copies. */
+	struct task_struct *task;
 	struct fur_req *req;
 	struct fuse_uring_req_header __user *headers;
 	/* Per-entry payload buffer (NULL on a queue with a buffer pool). */
