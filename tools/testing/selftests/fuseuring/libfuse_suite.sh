@@ -153,6 +153,11 @@ if [ -n "$sampler" ]; then
 		status=1
 	fi
 fi
+# What a failed case printed (the runner keeps only failed cases' logs).
+find "$WORK/run" -name script.out 2>/dev/null | sort | while read -r f; do
+	echo "# --- ${f#"$WORK/run/"}"
+	tail -n 25 "$f" | sed 's/^/#     /'
+done
 # The runner's own count: "N tests: N passed, N failed, N skipped in ...".
 line=$(grep -E '^[0-9]+ tests: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped' "$out" |
 	tail -n 1)
