@@ -18,21 +18,13 @@ dir=${0%/*}
 real=$FUR_LIBFUSE_BUILD/${dir##*/}/${0##*/}
 export FUSE_URING_ENABLE=${FUR_LIBFUSE_URING:-0}
 
-# The mountpoint: the suite's own ($TEST_MNT, wherever it stands: mount.fuse3
-# puts it first), else the last argument when it is a path not mounted yet
-# (the suite's fuse_mount_at puts it last).
+# The mountpoint is the suite's own, $TEST_MNT, wherever it stands
+# (fuse_mount puts it last, mount.fuse3 first).  A program given no
+# $TEST_MNT is not mounting one: a client, a check helper.
 mnt=
 for a in "$@"; do
 	[ -n "${TEST_MNT:-}" ] && [ "$a" = "$TEST_MNT" ] && mnt=$a
 done
-if [ -z "$mnt" ] && [ $# -gt 0 ]; then
-	last=${!#}
-	case "$last" in
-	/*) [ -e "$last" ] &&
-		! awk -v m="$last" '$5 == m { f = 1 } END { exit !f }' \
-			/proc/self/mountinfo && mnt=$last ;;
-	esac
-fi
 [ -n "$mnt" ] || exec "$real" "$@"
 
 # Kernel mount options that libfuse would have given the kernel; the rest
