@@ -28,8 +28,7 @@
 
 #include "dev_uring_i.h"
 
-#if FUR_HAVE_URING_CMD_CANCEL
-#include <linux/io_uring/cmd.h>
+#if FUR_HAVE_RING
 
 /*
  * ADD_QUEUE: announce a queue before its pool and entries.  A queue that
@@ -200,7 +199,7 @@ int fur_ring_add_bufpool(struct fur_ring *ring, struct io_uring_cmd *cmd,
 					      cpu_to_node(qid) : NUMA_NO_NODE);
 	} else if (fixed) {
 		pool->kind = FUR_BUFPOOL_FIXED;
-		pool->buf_index = READ_ONCE(cmd->sqe->buf_index);
+		pool->buf_index = fur_cmd_buf_index(cmd);
 		err = fur_bufpool_check_fixed(pool, cmd, issue_flags);
 	} else {
 		pool->kind = FUR_BUFPOOL_USER;
@@ -236,7 +235,7 @@ bool fur_bufpool_cmd_ok(struct fur_ring_queue *q, struct io_uring_cmd *cmd)
 	if (!q->pool || q->pool->kind != FUR_BUFPOOL_FIXED)
 		return true;
 	return (cmd->flags & IORING_URING_CMD_FIXED) &&
-	       READ_ONCE(cmd->sqe->buf_index) == q->pool->buf_index;
+	       fur_cmd_buf_index(cmd) == q->pool->buf_index;
 }
 
 /* Give ent a free slot; false when every slot is taken.  q->lock held. */
@@ -354,4 +353,4 @@ int fur_bufpool_mmap(struct file *file, struct vm_area_struct *vma)
 			       pool->pages + (in_pool >> PAGE_SHIFT), &n);
 }
 
-#endif /* FUR_HAVE_URING_CMD_CANCEL */
+#endif /* FUR_HAVE_RING */

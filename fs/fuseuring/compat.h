@@ -15,6 +15,7 @@
 #include <linux/magic.h>
 #include <linux/pagemap.h>
 #include <linux/splice.h>
+#include <linux/uio.h>
 
 /* FUR_HAVE_*: what fs/fuseuring/conftest.sh found in this kernel. */
 #include "features.h"
@@ -175,13 +176,141 @@ static inline struct dentry *fur_d_alloc_parallel(struct dentry *parent,
 #endif
 }
 
+/* An iterator over one user buffer, checked (6.4 has it ready-made). */
+#if !FUR_HAVE_IMPORT_UBUF
+static inline int import_ubuf(int rw, void __user *buf, size_t len,
+			      struct iov_iter *i)
+{
+	if (len > MAX_RW_COUNT || !access_ok(buf, len))
+		return -EFAULT;
+	iov_iter_ubuf(i, rw, buf, len);
+	return 0;
+}
+#endif
+
+/*
+ * io_uring commands (dev_uring.c).  The ring needs to know when io_uring
+ * gives up on a parked command: 6.7+ tells the driver (cancelable
+ * commands, IO_URING_F_CANCEL); on 6.1 the module finds out itself from
+ * the request behind the command (FUR_HAVE_URING_CMD_KIOCB, see
+ * fur_cmd_orphaned()).  Without either, the device has no ring.
+ */
+#define FUR_HAVE_RING	(FUR_HAVE_URING_CMD_CANCEL || FUR_HAVE_URING_CMD_KIOCB)
+
+#if FUR_HAVE_RING
+#if FUR_HAVE_IO_URING_CMD_H
+#include <linux/io_uring/cmd.h>
+#else
+#include <linux/io_uring.h>
+#endif
+#if !FUR_HAVE_URING_CMD_CANCEL
+#include <linux/io_uring_types.h>
+#include <linux/percpu-refcount.h>
+#endif
+
+/* 7.x: io_uring_cmd_done() lost res2. */
+static inline void fur_cmd_done(struct io_uring_cmd *cmd, int ret,
+				unsigned int issue_flags)
+{
+#if FUR_HAVE_URING_CMD_TW_REQ
+	io_uring_cmd_done(cmd, ret, issue_flags);
+#else
+	io_uring_cmd_done(cmd, ret, 0, issue_flags);
+#endif
+}
+
+/* The driver's room in a command: typed accessor since 6.10. */
+#if FUR_HAVE_URING_CMD_TO_PDU
+#define fur_cmd_to_pdu(cmd, type)	io_uring_cmd_to_pdu(cmd, type)
+#else
+#define fur_cmd_to_pdu(cmd, type) ({					\
+	BUILD_BUG_ON(sizeof(type) > sizeof((cmd)->pdu));		\
+	(type *)(cmd)->pdu; })
+#endif
+
+/* The command area of the SQE: 80 bytes in a ring of 128-byte SQEs. */
+static inline const void *fur_cmd_area(const struct io_uring_cmd *cmd)
+{
+#if FUR_HAVE_URING_CMD_SQE
+	return cmd->sqe->cmd;
+#else
+	return cmd->cmd;
+#endif
+}
+
+/*
+ * The SQE of a command being issued, for its addr and len.  6.1 keeps
+ * only the command area: it points into the SQE when the command is
+ * issued inline, and into a copy of the area alone when io_uring issues
+ * it later (IOSQE_ASYNC, a link, a drain, again after -EAGAIN).  Then:
+ * -EINVAL if the server asked for that (IOSQE_ASYNC), else -EAGAIN
+ * (a plain resubmission is issued inline).
+ */
+static inline const struct io_uring_sqe *
+fur_cmd_sqe(const struct io_uring_cmd *cmd)
+{
+#if FUR_HAVE_URING_CMD_SQE
+	return cmd->sqe;
+#else
+	struct io_kiocb *req = cmd_to_io_kiocb((struct io_uring_cmd *)cmd);
+
+	if (cmd->cmd == req->async_data)
+		return ERR_PTR(req->flags & REQ_F_FORCE_ASYNC ?
+			       -EINVAL : -EAGAIN);
+	return cmd->cmd - offsetof(struct io_uring_sqe, cmd);
+#endif
+}
+
+/* The registered buffer a fixed command (IORING_URING_CMD_FIXED) names. */
+static inline u16 fur_cmd_buf_index(const struct io_uring_cmd *cmd)
+{
+#if FUR_HAVE_URING_CMD_SQE
+	return READ_ONCE(cmd->sqe->buf_index);
+#else
+	/* 6.1 keeps it in the request, read at prep. */
+	return cmd_to_io_kiocb((struct io_uring_cmd *)cmd)->buf_index;
+#endif
+}
+
+static inline void fur_cmd_mark_cancelable(struct io_uring_cmd *cmd,
+					   unsigned int issue_flags)
+{
+#if FUR_HAVE_URING_CMD_CANCEL
+	io_uring_cmd_mark_cancelable(cmd, issue_flags);
+#endif
+}
+
+static inline bool fur_issue_is_cancel(unsigned int issue_flags)
+{
+#if FUR_HAVE_URING_CMD_CANCEL
+	return issue_flags & IO_URING_F_CANCEL;
+#else
+	return false;
+#endif
+}
+
+#if !FUR_HAVE_URING_CMD_CANCEL
+/*
+ * 6.1: io_uring would have cancelled this command by now, were it
+ * cancelable: its task exits or cancels all it has (exec), or its ring
+ * is closing.  The request (and so its task and ring) stays valid while
+ * the command is not completed.
+ */
+static inline bool fur_cmd_orphaned(struct io_uring_cmd *cmd)
+{
+	struct io_kiocb *req = cmd_to_io_kiocb(cmd);
+	struct io_uring_task *tctx = req->task->io_uring;
+
+	return (req->task->flags & PF_EXITING) ||
+	       percpu_ref_is_dying(&req->ctx->refs) ||
+	       (tctx && atomic_read(&tctx->in_idle));
+}
+#endif
+
 /*
  * A registered (fixed) io_uring buffer as an iterator: 7.x looks the
  * buffer up at import and takes the issue flags for its lock.
  */
-#if FUR_HAVE_URING_CMD_CANCEL
-#include <linux/io_uring/cmd.h>
-
 static inline int fur_uring_cmd_import_fixed(u64 ubuf, unsigned long len,
 					     int rw, struct iov_iter *iter,
 					     struct io_uring_cmd *cmd,
@@ -193,6 +322,6 @@ static inline int fur_uring_cmd_import_fixed(u64 ubuf, unsigned long len,
 	return io_uring_cmd_import_fixed(ubuf, len, rw, iter, cmd);
 #endif
 }
-#endif
+#endif /* FUR_HAVE_RING */
 
 #endif /* _FS_FUSEURING_COMPAT_H */

@@ -97,7 +97,43 @@ feature WRITE_BEGIN_KIOCB "linux/fs.h" '
 static int fur_wb(const struct kiocb *k, struct address_space *m, loff_t p,
 		  unsigned int l, struct folio **f, void **d) { return 0; }
 const struct address_space_operations fur_t = { .write_begin = fur_wb };' &
-# The ring needs cancelable commands (6.7); the task work callback and
+feature IMPORT_UBUF "linux/uio.h" '
+int (*fur_t)(int, void __user *, size_t, struct iov_iter *) = import_ubuf;' &
+# io_uring commands: their own header (6.7), the whole SQE in the command
+# (6.6; 6.1 has only the command area) and a typed pdu accessor (6.10).
+feature IO_URING_CMD_H "linux/io_uring/cmd.h" 'int fur_t;' &
+feature URING_CMD_SQE "linux/io_uring.h" '
+#if __has_include(<linux/io_uring/cmd.h>)
+#include <linux/io_uring/cmd.h>
+#endif
+const struct io_uring_sqe *fur_t(struct io_uring_cmd *c) { return c->sqe; }' &
+feature URING_CMD_TO_PDU "linux/io_uring.h" '
+#if __has_include(<linux/io_uring/cmd.h>)
+#include <linux/io_uring/cmd.h>
+#endif
+struct fur_p { void *p; };
+struct fur_p *fur_t(struct io_uring_cmd *c)
+{
+	return io_uring_cmd_to_pdu(c, struct fur_p);
+}' &
+# Kernels without cancelable commands (6.1): the ring runs only where the
+# module can see what io_uring itself would cancel (the request behind a
+# command: its task exiting or cancelling, its ring closing) and where the
+# command area still points into the SQE.  dev_uring.c watches for that.
+feature URING_CMD_KIOCB "linux/io_uring.h linux/io_uring_types.h" '
+static void fur_cb(struct io_uring_cmd *c, unsigned int f) {}
+bool fur_t(struct io_uring_cmd *c)
+{
+	struct io_kiocb *r = cmd_to_io_kiocb(c);
+
+	io_uring_cmd_complete_in_task(c, fur_cb);
+	io_uring_cmd_done(c, 0, 0, 0);
+	return (r->task->flags & PF_EXITING) ||
+	       percpu_ref_is_dying(&r->ctx->refs) ||
+	       atomic_read(&r->task->io_uring->in_idle) ||
+	       (r->async_data == c->cmd && (r->flags & REQ_F_FORCE_ASYNC));
+}' &
+# Cancelable commands (6.7); the task work callback and
 # io_uring_cmd_done() changed shape in 7.x (URING_CMD_TW_REQ).
 feature URING_CMD_CANCEL "linux/io_uring/cmd.h" '
 void fur_t(struct io_uring_cmd *c, unsigned int f)

@@ -483,7 +483,7 @@ const struct file_operations fur_dev_fops = {
 	.release	= fur_dev_release,
 	.fasync		= fur_dev_fasync,
 	.llseek		= noop_llseek,
-#if FUR_HAVE_URING_CMD_CANCEL
+#if FUR_HAVE_RING
 	.uring_cmd	= fur_uring_cmd,
 	.mmap		= fur_bufpool_mmap,
 #endif

@@ -14,44 +14,12 @@
 
 #include "dev_uring_i.h"
 
-#if FUR_HAVE_URING_CMD_CANCEL
-#include <linux/io_uring/cmd.h>
+#if FUR_HAVE_RING
 
 static unsigned int ring_queues;
 module_param(ring_queues, uint, 0644);
 MODULE_PARM_DESC(ring_queues,
 		 "io_uring queues per connection (0: one per CPU id); a request issued on CPU c goes to queue c % queues");
-
-/*
- * The uring_cmd interface of 7.x: io_uring_cmd_done() lost res2, task work
- * callbacks take a struct io_tw_req and tell a dying task in tw.cancel,
- * and the command area of a 128-byte SQE has its own accessor.
- */
-#if FUR_HAVE_URING_CMD_TW_REQ
-static void fur_cmd_done(struct io_uring_cmd *cmd, int ret,
-			 unsigned int flags)
-{
-	io_uring_cmd_done(cmd, ret, flags);
-}
-
-static const struct fuse_uring_cmd_req *
-fur_sqe_cmd(const struct io_uring_sqe *sqe)
-{
-	return io_uring_sqe128_cmd(sqe, struct fuse_uring_cmd_req);
-}
-#else
-static void fur_cmd_done(struct io_uring_cmd *cmd, int ret,
-			 unsigned int flags)
-{
-	io_uring_cmd_done(cmd, ret, 0, flags);
-}
-
-static const struct fuse_uring_cmd_req *
-fur_sqe_cmd(const struct io_uring_sqe *sqe)
-{
-	return io_uring_sqe_cmd(sqe);
-}
-#endif
 
 static struct dentry *fur_uring_debugfs_root;
 static atomic_t fur_ring_ids = ATOMIC_INIT(0);
@@ -63,7 +31,7 @@ struct fur_ring_pdu {
 
 static struct fur_ring_pdu *fur_cmd_pdu(struct io_uring_cmd *cmd)
 {
-	return io_uring_cmd_to_pdu(cmd, struct fur_ring_pdu);
+	return fur_cmd_to_pdu(cmd, struct fur_ring_pdu);
 }
 
 static struct fur_conn *fur_cmd_conn(struct io_uring_cmd *cmd)
@@ -405,11 +373,22 @@ static void fur_ring_dispatch_tw(struct io_tw_req tw_req, io_tw_token_t tw)
 	fur_ring_dispatch(fur_cmd_pdu(cmd)->ent,
 			  IO_URING_CMD_TASK_WORK_ISSUE_FLAGS, tw.cancel);
 }
-#else
+#elif FUR_HAVE_URING_CMD_CANCEL
 static void fur_ring_dispatch_tw(struct io_uring_cmd *cmd, unsigned int flags)
 {
 	fur_ring_dispatch(fur_cmd_pdu(cmd)->ent, flags,
 			  flags & IO_URING_F_TASK_DEAD);
+}
+#else
+/*
+ * 6.1 runs the task work of an exited task from a kworker, and tells
+ * neither case: no copy then, nor for a command io_uring gives up on.
+ */
+static void fur_ring_dispatch_tw(struct io_uring_cmd *cmd, unsigned int flags)
+{
+	fur_ring_dispatch(fur_cmd_pdu(cmd)->ent, flags,
+			  (current->flags & (PF_EXITING | PF_KTHREAD)) ||
+			  fur_cmd_orphaned(cmd));
 }
 #endif
 
@@ -518,7 +497,7 @@ static int fur_ring_park(struct fur_ring_ent *ent, unsigned int flags)
 	bool last;
 
 	/* Before the entry is visible, so the cancel can always find it. */
-	io_uring_cmd_mark_cancelable(ent->cmd, flags);
+	fur_cmd_mark_cancelable(ent->cmd, flags);
 	spin_lock(&q->lock);
 	if (q->stopped) {
 		last = fur_ent_unlink(ent);
@@ -583,6 +562,71 @@ static void fur_ring_sync_ready(struct fur_ring *ring)
 		fur_dev_iqueue_ops.send_req(fiq, req);
 	}
 }
+
+/* ---- Kernels without cancelable commands (6.1) ---- */
+
+#if FUR_HAVE_URING_CMD_CANCEL
+static void fur_ring_watch_start(struct fur_ring *ring) {}
+static void fur_ring_watch_stop(struct fur_ring *ring) {}
+#else
+/*
+ * 6.1's io_uring cannot hand a command back to its driver: a task that
+ * exits leaves its commands to the driver, and a closed ring waits in
+ * its exit work for them.  A parked command holds the device file, whose
+ * release is what aborts the connection, so nothing would ever complete
+ * it.  Instead the ring looks every FUR_RING_WATCH_PERIOD for parked
+ * commands io_uring has given up on (fur_cmd_orphaned()) and completes
+ * them as the cancel callback of later kernels does.  Entries in other
+ * states complete their commands on their own; their task work sees the
+ * same test (fur_ring_dispatch_tw()).
+ */
+#define FUR_RING_WATCH_PERIOD	(HZ / 10)
+
+static void fur_ring_watch(struct work_struct *work)
+{
+	struct fur_ring *ring = container_of(to_delayed_work(work),
+					     struct fur_ring, watch);
+	struct fur_ring_ent *ent, *next;
+	struct fur_ring_queue *q;
+	bool last = false;
+	unsigned int i;
+
+	for (i = 0; i < ring->nr_queues; i++) {
+		LIST_HEAD(orphans);
+
+		q = ring->queues[i];
+		spin_lock(&q->lock);
+		list_for_each_entry_safe(ent, next, &q->ent_avail, list) {
+			if (!fur_cmd_orphaned(ent->cmd))
+				continue;
+			last |= fur_ent_unlink(ent);
+			list_add_tail(&ent->list, &orphans);
+		}
+		spin_unlock(&q->lock);
+		list_for_each_entry_safe(ent, next, &orphans, list) {
+			list_del(&ent->list);
+			fur_cmd_done(ent->cmd, -ENOTCONN, IO_URING_F_UNLOCKED);
+			kfree(ent);
+		}
+	}
+	if (last)
+		fur_ring_sync_ready(ring);
+	/* After the abort no command parks any more. */
+	if (!READ_ONCE(ring->stopped))
+		schedule_delayed_work(&ring->watch, FUR_RING_WATCH_PERIOD);
+}
+
+static void fur_ring_watch_start(struct fur_ring *ring)
+{
+	INIT_DELAYED_WORK(&ring->watch, fur_ring_watch);
+	schedule_delayed_work(&ring->watch, FUR_RING_WATCH_PERIOD);
+}
+
+static void fur_ring_watch_stop(struct fur_ring *ring)
+{
+	cancel_delayed_work_sync(&ring->watch);
+}
+#endif
 
 /* ---- Commands ---- */
 
@@ -742,6 +786,7 @@ static struct fur_ring *fur_ring_get(struct fur_conn *fc)
 		ring->queues[i] = q;
 	}
 	fur_ring_debugfs_add(ring);
+	fur_ring_watch_start(ring);
 	fc->abort_transport = fur_ring_abort;
 	/* Readers without the mutex see a fully built ring. */
 	smp_store_release(&fc->ring, ring);
@@ -819,6 +864,7 @@ static int fur_ring_register(struct fur_conn *fc, struct io_uring_cmd *cmd,
 			     const struct fuse_uring_cmd_req *cr,
 			     unsigned int flags)
 {
+	const struct io_uring_sqe *sqe = fur_cmd_sqe(cmd);
 	u16 qid = READ_ONCE(cr->qid);
 	struct iovec iov[2];
 	struct fur_ring_queue *q;
@@ -835,8 +881,11 @@ static int fur_ring_register(struct fur_conn *fc, struct io_uring_cmd *cmd,
 		return -EINVAL;
 	q = ring->queues[qid];
 
-	addr = READ_ONCE(cmd->sqe->addr);
-	len = READ_ONCE(cmd->sqe->len);
+	/* 6.1 only: a command issued asynchronously has lost its SQE. */
+	if (IS_ERR(sqe))
+		return PTR_ERR(sqe);
+	addr = READ_ONCE(sqe->addr);
+	len = READ_ONCE(sqe->len);
 	if (len != ARRAY_SIZE(iov))
 		return -EINVAL;
 	if (copy_from_user(iov, u64_to_user_ptr(addr), sizeof(iov)))
@@ -932,7 +981,7 @@ int fur_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	struct fur_ring *ring;
 	struct fur_conn *fc;
 
-	if (unlikely(issue_flags & IO_URING_F_CANCEL)) {
+	if (unlikely(fur_issue_is_cancel(issue_flags))) {
 		fur_ring_cancel(cmd, issue_flags);
 		return 0;
 	}
@@ -943,7 +992,7 @@ int fur_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		return -EINVAL;
 	if (!READ_ONCE(fc->connected))
 		return -ENOTCONN;
-	cr = fur_sqe_cmd(cmd->sqe);
+	cr = fur_cmd_area(cmd);
 
 	switch (cmd->cmd_op) {
 	case FUSE_IO_URING_CMD_REGISTER:
@@ -1031,6 +1080,7 @@ void fur_uring_destroy(struct fur_conn *fc)
 
 	if (!ring)
 		return;
+	fur_ring_watch_stop(ring);
 	debugfs_remove_recursive(ring->debugfs);
 	for (i = 0; i < ring->nr_queues; i++) {
 		q = ring->queues[i];
@@ -1057,4 +1107,4 @@ void fur_uring_exit(void)
 	debugfs_remove_recursive(fur_uring_debugfs_root);
 }
 
-#endif /* FUR_HAVE_URING_CMD_CANCEL */
+#endif /* FUR_HAVE_RING */

@@ -10,6 +10,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
 
 #include "fuseuring_i.h"
 
@@ -131,6 +132,10 @@ struct fur_ring {
 	/* Classic forgets and interrupts, ring requests. */
 	struct fur_iqueue_ops ops;
 	struct dentry *debugfs;
+#if !FUR_HAVE_URING_CMD_CANCEL
+	/* 6.1: completes parked commands io_uring gave up on. */
+	struct delayed_work watch;
+#endif
 	struct fur_ring_queue *queues[];
 };
 

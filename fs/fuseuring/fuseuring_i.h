@@ -426,11 +426,11 @@ int fur_reply_header_valid(const struct fuse_out_header *oh);
 
 /*
  * dev_uring.c: the io_uring transport, on kernels whose uring_cmd
- * interface it knows (FUR_HAVE_URING_CMD_CANCEL); elsewhere the device has
+ * interface it knows (FUR_HAVE_RING, compat.h); elsewhere the device has
  * no .uring_cmd and INIT does not offer FUSE_OVER_IO_URING.
  */
 struct io_uring_cmd;
-#if FUR_HAVE_URING_CMD_CANCEL
+#if FUR_HAVE_RING
 #define FUR_URING_INIT_FLAGS	(FUSE_OVER_IO_URING | FUSE_HAS_IO_URING_BUFPOOL)
 int fur_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
 /* bufpool.c: a kernel-allocated buffer pool, mapped by the server. */

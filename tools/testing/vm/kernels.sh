@@ -20,12 +20,16 @@ kernel_vars() {
 		       linux-kbuild-6.12.95+deb12=$v"
 		;;
 	6.1.0-56-amd64)
+		# kbuild (the host tools of the build, one package for every
+		# 6.1 ABI) is rebuilt on its own: 6.1.192-3 replaced -2 in
+		# bookworm-security while the -2 images stayed; take the
+		# current one.
 		local v=6.1.192-2
 		KSUITE=bookworm-security
 		KPKGS="linux-image-6.1.0-56-amd64-unsigned=$v
 		       linux-headers-6.1.0-56-amd64=$v
 		       linux-headers-6.1.0-56-common=$v
-		       linux-kbuild-6.1=$v"
+		       linux-kbuild-6.1"
 		;;
 	7.3.4+deb13-amd64)
 		# Built with gcc-14: modules build in the trixie chroot.

@@ -200,9 +200,15 @@ direct_io() {
 		sleep 0.1
 	done
 	if ! grep -q 'passthrough: ready' "$log"; then
-		# 6.1 has no io_uring transport.
-		n=$((n + 1))
-		echo "ok $n file_io.direct_io.$t # SKIP server did not start"
+		if grep -q 'missing or refused io-uring' "$log"; then
+			# A kernel whose module has no ring (none of 6.1,
+			# 6.12 and 7.3 now).
+			n=$((n + 1))
+			echo "ok $n file_io.direct_io.$t # SKIP this kernel has no FUSE over io-uring"
+		else
+			sed 's/^/#   /' "$log"
+			ok 1 "direct_io.$t.server_start"
+		fi
 		finish
 		return 0
 	fi

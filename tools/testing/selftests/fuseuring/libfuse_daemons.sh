@@ -103,9 +103,9 @@ inval_entry() {
 
 	serve libfuse_notify_inval_entry --update-interval=1 --timeout=30 "$@" ||
 		return 2
-	# The daemon renames the file every second: in a slow guest the name
-	# ls saw may be gone before stat looks it up.  Try a few times to get
-	# a name into the dentry cache.
+	# The daemon renames the file every second, so the name ls shows
+	# can be gone by the time stat looks it up (on a busy guest; the
+	# kernel's own FUSE races the same way): list and look up again.
 	for _ in 1 2 3 4 5; do
 		old=$(ls "$MNT")
 		stat "$MNT/$old" >/dev/null 2>&1 && break
@@ -139,7 +139,18 @@ store_retrieve() {
 	finish || return 1
 	[ -n "$a" ] && [ "$a" != "$b" ]
 }
-store_retrieve
-ok $? "notify_store_retrieve: STORE and RETRIEVE round-trip"
+# The example counts a lookup before the kernel has made the inode (the
+# looking-up caller makes it once it wakes up, in the kernel's own FUSE
+# too) and aborts when a STORE in that window gets ENOENT (see its
+# comment on libfuse issue 105).  Only that abort is tried again.
+for try in 1 2 3; do
+	store_retrieve
+	st=$?
+	[ "$st" = 0 ] && break
+	grep -q 'notify_store() failed with No such file or directory' \
+		"$WORK/libfuse_notify_store_retrieve.log" || break
+	echo "# try $try: the example's STORE raced its own LOOKUP reply"
+done
+ok $st "notify_store_retrieve: STORE and RETRIEVE round-trip"
 
 tap_end

@@ -2,9 +2,12 @@
 /*
  * The io_uring transport: bad arguments and their errnos, bad and
  * repeated commits, commands after the abort, kill -9 of the server with
- * requests in flight and with entries parked, and the ring closed while
- * the device stays open.  Raw ring server: ring_server.h.
+ * requests in flight and with entries parked, the ring closed while
+ * the device stays open, and an exec with entries parked.  Raw ring
+ * server: ring_server.h.
  */
+#include <poll.h>
+
 #include "ring_server.h"
 #include "kselftest_harness.h"
 
@@ -535,6 +538,51 @@ TEST(ring_closed_device_open)
 	EXPECT_EQ(0, umount(MNT));
 	pthread_join(s.classic, NULL);
 	close(s.fd);
+}
+
+/*
+ * The server execs with entries parked on the exec'ing thread: exec
+ * cancels everything its task has in io_uring and waits for it (the
+ * cancel callback; on 6.1 the ring's watch), then closes the device and
+ * the ring (O_CLOEXEC), which aborts the connection.  Nothing hangs.
+ */
+TEST(exec_with_entries_parked)
+{
+	struct pollfd pfd_exec;
+	struct client c;
+	int pfd[2];
+	char ok = 0;
+	pid_t pid;
+
+	RS_NEED_RING();
+
+	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		static struct rs s;
+
+		ok = rs_mount(&s, MNT) == 0 && rs_do_init(&s, true) == 0 &&
+		     rs_ring_init(&s, 64, IORING_SETUP_SQE128) == 0 &&
+		     rs_register_all(&s, 2) == 0;
+		if (write(pfd[1], &ok, 1) != 1)
+			_exit(1);
+		execl("/bin/sleep", "sleep", "2", (char *)NULL);
+		_exit(1);
+	}
+	close(pfd[1]);
+	ASSERT_EQ(1, read(pfd[0], &ok, 1));
+	ASSERT_EQ(1, ok);
+	/* The write end closes when the exec has gone through. */
+	pfd_exec = (struct pollfd){ .fd = pfd[0], .events = POLLIN };
+	EXPECT_EQ(1, poll(&pfd_exec, 1, 5000));
+	EXPECT_EQ(0, read(pfd[0], &ok, 1));
+	close(pfd[0]);
+	client_start(&c, "d9");
+	EXPECT_EQ(ENOTCONN, client_wait(&c, 5));
+	EXPECT_EQ(0, umount(MNT));
+	/* sleep's own status: the exec went through. */
+	EXPECT_EQ(0, raw_wait(pid, 5));
 }
 
 TEST_HARNESS_MAIN

@@ -66,9 +66,10 @@ struct rs {
 };
 
 /*
- * The module has the ring only on kernels with cancelable uring commands
- * (not 6.1): its ring_queues parameter exists exactly then.  Another
- * device (FUSEURING_DEV=/dev/fuse, upstream) is assumed to have it.
+ * The module has the ring only on kernels whose uring commands it can
+ * take back (6.1, 6.12, 7.3; compat.h FUR_HAVE_RING): its ring_queues
+ * parameter exists exactly then.  Another device (FUSEURING_DEV=/dev/fuse,
+ * upstream) is assumed to have it.
  */
 static inline bool rs_kernel_has_ring(void)
 {
