@@ -5,18 +5,18 @@
 # (default 60), with the server restarted at random.  Each round mounts
 # the passthrough example over a backing folder, on the ring or the
 # classic device, plain, with the writeback cache or with direct I/O;
-# three workers create, overwrite, read back, rename, truncate and delete
-# files and make and remove folders in their own folder; after a random
-# 1-6 s the server is killed with SIGKILL while they work, or unmounted
-# cleanly once they stop.  Each worker keeps a ledger (outside the mount)
-# of the checksum of every file it wrote completely; every read that
-# succeeds must match it, and after each restart every file in the ledgers
-# is read back through the new mount.  Operations may fail only while a
-# server dies; a read that succeeds with the wrong bytes, a worker that
+# three workers (soak_worker) create, overwrite, append to, read back,
+# rename, truncate and delete files and make and remove folders in their
+# own folder; after a random 1-6 s the server is killed with SIGKILL while
+# they work, or unmounted cleanly once they stop.  Each worker keeps a
+# ledger (outside the mount) of what every file it wrote must hold; every
+# read that succeeds must match it, and after each restart every file in
+# the ledgers is read back through the new mount.  Operations may fail
+# only while a server dies; a read that succeeds with the wrong bytes, a
+# known file that is gone, a failure with a live server, a worker that
 # does not come back within 20 s of the server's death, a mount that does
 # not come up or go away fail the soak.  Kernel splats fail the guest run
 # (run-guest.sh).  SOAK_SEED fixes the dice.  TAP.
-
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
