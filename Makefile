@@ -43,7 +43,7 @@ MODULE_SRC = Kbuild dkms.conf include/uapi/linux/fuseuring.h \
 			  $(wildcard fs/fuseuring/*.c fs/fuseuring/*.h))
 
 .PHONY: all deps module lib examples mount-helper bench-tools selftests \
-	check check-all demo bench checkpatch clean dkms-source \
+	check check-all soak demo bench checkpatch clean dkms-source \
 	install uninstall
 
 all: module lib examples mount-helper bench-tools selftests
@@ -84,6 +84,17 @@ check: all
 # sum of them all as the last line.
 check-all:
 	$(VM)/check-all.sh
+
+# make soak [DURATION=seconds]: the mixed workload with random server
+# restarts (selftests soak.sh) in a guest, for DURATION seconds (60).
+DURATION ?= 60
+LOGDIR	?= $(CACHE)/logs
+soak: all
+	mkdir -p $(LOGDIR)
+	$(VM)/run-guest.sh --kver $(KVER) --host-root \
+		--timeout $$(( $(DURATION) + 600 )) \
+		--log $(LOGDIR)/soak-$(KVER).kernel.log -- \
+		env FUSEURING_KO=$(MODDIR)/fuseuring.ko $(SELFTESTS)/soak.sh $(DURATION)
 
 # The main job: a workload over the ring beside the classic path, in a guest.
 demo: all

@@ -186,6 +186,20 @@ static int fur_ring_payload_iter(struct fur_ring_ent *ent, int dir,
 }
 
 /*
+ * The header buffer's in_out and op_in as the module writes them: one
+ * copy, and every byte the request does not define is zero, whatever the
+ * server left there (no stale bytes, and no field a newer server might
+ * read as set).
+ */
+struct fur_ring_in {
+	char in_out[FUSE_URING_IN_OUT_HEADER_SZ];
+	char op_in[FUSE_URING_OP_IN_OUT_SZ];
+};
+
+static_assert(offsetof(struct fuse_uring_req_header, op_in) ==
+	      offsetof(struct fur_ring_in, op_in));
+
+/*
  * Copy a request into an entry's buffers: fuse_in_header to in_out, the
  * opcode's argument struct to op_in, everything else to the payload.
  * Runs in the server's task (the command's task work or its own issue).
@@ -199,20 +213,21 @@ static int fur_ring_copy_in(struct fur_ring_ent *ent, struct fur_req *req,
 		.commit_id = req->in.h.unique,
 	};
 	unsigned int first = 0, size = fur_ring_payload_in(req);
+	struct fur_ring_in in = {};
 	struct iov_iter iter;
 	int err;
 
-	if (copy_to_user(&h->in_out, &req->in.h, sizeof(req->in.h)))
-		return -EFAULT;
+	memcpy(in.in_out, &req->in.h, sizeof(req->in.h));
 	if (fur_ring_req_has_header(req)) {
 		const struct fur_in_arg *arg = &args->in_args[0];
 
 		if (WARN_ON_ONCE(arg->size > FUSE_URING_OP_IN_OUT_SZ))
 			return -EIO;
-		if (copy_to_user(&h->op_in, arg->value, arg->size))
-			return -EFAULT;
+		memcpy(in.op_in, arg->value, arg->size);
 		first = 1;
 	}
+	if (copy_to_user(&h->in_out, &in, sizeof(in)))
+		return -EFAULT;
 	if (size > ent->payload_sz)
 		return -E2BIG;
 	err = fur_ring_payload_iter(ent, ITER_DEST, size, &iter, flags);

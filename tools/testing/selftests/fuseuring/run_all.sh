@@ -23,6 +23,7 @@ TESTS=(
 	ring_bufpool:300
 	kill_ring:300
 	fuzz_ring:900
+	priv_ring:120
 	file_io.sh:300
 	libfuse_daemons.sh:300
 	lib_servers.sh:300
