@@ -21,6 +21,7 @@ TESTS=(
 	ring_setup:120
 	ring_errors:180
 	ring_bufpool:300
+	ring_zerocopy:900
 	file_io.sh:300
 	libfuse_daemons.sh:300
 	lib_servers.sh:300
