@@ -705,7 +705,11 @@ static void on_init(const struct fuse_init_in *in, struct fuse_init_out *out,
 
 static void on_ready(void *priv)
 {
-	(void)priv;
+	struct fur_session *se = priv;
+
+	if (fur_session_transport(se) == FUR_TRANSPORT_RING)
+		printf("passthrough: payload memory per queue: %zu bytes\n",
+		       fur_session_payload_mem(se));
 	printf("passthrough: ready\n");
 	fflush(stdout);
 }
@@ -742,6 +746,11 @@ static void usage(FILE *f)
 		"  --queues N           ring queues (default: as the kernel has)\n"
 		"  --depth N            ring entries per queue (default 8)\n"
 		"  --payload BYTES      ring payload buffer size\n"
+		"  --bufpool[=KIND]     ring payloads in one pool per queue:\n"
+		"                       fixed (default: a registered buffer),\n"
+		"                       user, or kernel (the module's pages)\n"
+		"  --bufpool-budget BYTES  pool size per queue (default: a\n"
+		"                       quarter of depth x max payload)\n"
 		"  --threads N          classic reader threads (default 2)\n"
 		"  --max-write BYTES    largest WRITE (default 1 MiB)\n"
 		"  --timeout SECS       entry and attribute timeout (default 1)\n"
@@ -758,6 +767,8 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dev", required_argument, NULL, 'd' },
+		{ "bufpool", optional_argument, NULL, 'B' },
+		{ "bufpool-budget", required_argument, NULL, 'b' },
 		{ "fstype", required_argument, NULL, 't' },
 		{ "transport", required_argument, NULL, 'T' },
 		{ "queues", required_argument, NULL, 'q' },
@@ -801,6 +812,15 @@ int main(int argc, char **argv)
 		case 'q': cfg.queues = atoi(optarg); break;
 		case 'D': cfg.depth = atoi(optarg); break;
 		case 'p': cfg.payload = strtoul(optarg, NULL, 0); break;
+		case 'B':
+			c = optarg ? fur_bufpool_parse(optarg) : FUR_BUFPOOL_FIXED;
+			if (c < 0) {
+				fprintf(stderr, "passthrough: unknown bufpool %s\n", optarg);
+				return 2;
+			}
+			cfg.bufpool = c;
+			break;
+		case 'b': cfg.bufpool_budget = strtoul(optarg, NULL, 0); break;
 		case 'n': cfg.threads = atoi(optarg); break;
 		case 'w': cfg.max_write = strtoul(optarg, NULL, 0); break;
 		case 'O': pt.timeout = atof(optarg); break;
@@ -849,7 +869,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	err = fur_loop(se, &ops, NULL);
+	err = fur_loop(se, &ops, se);
 	if (pt.stats)
 		print_stats(se);
 	fur_session_free(se);

@@ -27,6 +27,7 @@ struct fur_session {
 	uint32_t minor;
 	uint64_t kernel_flags;		/* what INIT offered */
 	uint32_t max_write;
+	uint32_t max_pages;		/* as the INIT reply said */
 	size_t bufsize;			/* a classic read buffer */
 	enum fur_transport transport;	/* what serves now */
 	unsigned int nqueues;

@@ -30,6 +30,19 @@ enum fur_transport {
 	FUR_TRANSPORT_RING,	/* io_uring: REGISTER, COMMIT_AND_FETCH */
 };
 
+/*
+ * Ring payload buffers: one per entry (depth x max payload per queue), or
+ * one pool per queue, carved into max-payload slots the kernel hands to
+ * requests (FUSE 7.46 buffer pools), sized from bufpool_budget.
+ */
+enum fur_bufpool {
+	FUR_BUFPOOL_NONE,	/* a payload buffer per entry */
+	FUR_BUFPOOL_USER,	/* the server's memory */
+	FUR_BUFPOOL_FIXED,	/* the server's memory, an io_uring fixed
+				 * buffer: no page lookup per request */
+	FUR_BUFPOOL_KERNEL,	/* the module's pages, mapped (fuseuring) */
+};
+
 struct fur_req;
 struct fur_session;
 
@@ -60,6 +73,9 @@ struct fur_config {
 	unsigned int queues;		/* ring: queues (0: as the kernel has) */
 	unsigned int depth;		/* ring: entries per queue (default 8) */
 	size_t payload;			/* ring: payload bytes (default: fits max_write) */
+	enum fur_bufpool bufpool;	/* ring: payload pool per queue, or none */
+	size_t bufpool_budget;		/* ring: pool bytes per queue (default:
+					 * a quarter of depth x max payload) */
 	uint64_t want;			/* INIT flags wanted (FUSE_*) */
 	uint32_t max_write;		/* default 1 MiB */
 	uint32_t max_readahead;		/* default: what the kernel offers */
@@ -88,6 +104,10 @@ const char *fur_strerror(int err);
 /* The transport that serves now, and the number of ring queues. */
 enum fur_transport fur_session_transport(const struct fur_session *se);
 unsigned int fur_session_queues(const struct fur_session *se);
+/* Ring payload memory per queue (entries' buffers or the pool), bytes. */
+size_t fur_session_payload_mem(const struct fur_session *se);
+/* "none", "user", "fixed", "kernel"; -1 for another name. */
+int fur_bufpool_parse(const char *name);
 /* Requests served, by opcode (0 .. FUR_MAX_OPCODE - 1). */
 #define FUR_MAX_OPCODE	64
 uint64_t fur_session_count(const struct fur_session *se, unsigned int opcode);

@@ -8,12 +8,20 @@
  * calls the handler and queues the commit; commits go out in one submit
  * per batch of completions.  The kernel copies in the thread that submits,
  * so each queue's thread alone submits and reaps its ring.
+ *
+ * With a buffer pool (FUSE 7.46), a queue's entries have header buffers
+ * only; the queue has one pool of max-payload slots, and each request
+ * names its slot in ring_ent_in_out.offset.  The handler wants the op's
+ * header and the payload in one block: each slot is also mapped alone,
+ * after a private page that takes the header (see fur_pool_views()), so
+ * the pool's memory is not copied nor doubled, only its address space.
  */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 #include <liburing.h>
@@ -33,10 +41,20 @@ struct fur_ent {
 	uint64_t commit_id;
 };
 
+/* A queue's pool: the memory, and a view of each slot (see above). */
+struct fur_pool {
+	char *base;		/* USER, FIXED: the pool as one mapping */
+	int fd;			/* what the views map: a memfd, or the device */
+	off_t fd_off;		/* where the pool starts in fd */
+	char **views;		/* slot i's payload at views[i] */
+	unsigned int nslots;
+};
+
 struct fur_queue {
 	struct fur_session *se;
 	unsigned int qid;
 	struct io_uring ring;
+	struct fur_pool pool;
 	struct fur_ent *ents;
 	unsigned int active;	/* entries the kernel still holds */
 	int err;
@@ -48,9 +66,20 @@ struct fur_queue {
 struct fur_ring {
 	unsigned int nqueues;
 	unsigned int depth;
-	size_t payload;
+	size_t payload;		/* per entry, or a pool's slot */
+	enum fur_bufpool bufpool;
+	unsigned int nslots;	/* per queue, with a pool */
 	struct fur_queue *queues;
 };
+
+/* Payload commands on a registered pool name its buffer (index 0). */
+static void fur_cmd_fixed(struct fur_queue *q, struct io_uring_sqe *sqe)
+{
+	if (q->se->ring->bufpool == FUR_BUFPOOL_FIXED) {
+		sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+		sqe->buf_index = 0;
+	}
+}
 
 static void fur_cmd(struct fur_ent *ent, uint32_t cmd_op)
 {
@@ -77,6 +106,7 @@ static void fur_cmd(struct fur_ent *ent, uint32_t cmd_op)
 	req = (struct fuse_uring_cmd_req *)sqe->cmd;
 	req->qid = ent->q->qid;
 	req->commit_id = ent->commit_id;
+	fur_cmd_fixed(ent->q, sqe);
 }
 
 static int ring_send(struct fur_req *req, int error, const struct iovec *iov,
@@ -113,12 +143,27 @@ static void fur_ent_request(struct fur_ent *ent)
 	size_t args, head;
 	uint32_t psz;
 
+	struct fur_ring *r = ent->q->se->ring;
+	uint32_t slot = h->ring_ent_in_out.offset / r->payload;
+	bool bad_slot = false;
+
 	memcpy(&rp.in, h->in_out, sizeof(rp.in));
 	psz = h->ring_ent_in_out.payload_sz;
 	ent->commit_id = h->ring_ent_in_out.commit_id;
+	if (r->bufpool != FUR_BUFPOOL_NONE) {
+		/*
+		 * A request without a slot says offset 0 too: it has no
+		 * payload either way, and only the private page before
+		 * slot 0 is written for it.
+		 */
+		bad_slot = h->ring_ent_in_out.offset % r->payload ||
+			   slot >= r->nslots;
+		if (!bad_slot)
+			ent->payload = ent->q->pool.views[slot];
+	}
 	args = rp.in.len > sizeof(rp.in) ? rp.in.len - sizeof(rp.in) : 0;
 	head = args > psz ? args - psz : 0;
-	if (head > FUR_OP_ROOM || psz > ent->q->se->ring->payload) {
+	if (head > FUR_OP_ROOM || psz > r->payload || bad_slot) {
 		struct fur_req r = { .in = &rp.in, .se = ent->q->se, .priv = &rp };
 
 		fur_reply_err(&r, EIO);
@@ -140,6 +185,135 @@ static void fur_queue_pin(struct fur_queue *q, unsigned int nqueues)
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
+/* One setup command, waited for (nothing else is in flight yet). */
+static int fur_queue_cmd(struct fur_queue *q, uint32_t cmd_op,
+			 uint64_t flags, uint64_t uaddr, uint32_t len)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct fuse_uring_cmd_req *req;
+	int err, tries;
+
+	for (tries = 0; tries < 5000; tries++) {
+		sqe = io_uring_get_sqe(&q->ring);
+		if (!sqe)
+			return -EBUSY;
+		memset(sqe, 0, 128);
+		sqe->opcode = IORING_OP_URING_CMD;
+		sqe->fd = q->se->fd;
+		sqe->cmd_op = cmd_op;
+		req = (struct fuse_uring_cmd_req *)sqe->cmd;
+		req->qid = q->qid;
+		req->flags = flags;
+		req->bufpool.uaddr = uaddr;
+		req->bufpool.len = len;
+		if (cmd_op == FUSE_IO_URING_CMD_ADD_BUFPOOL)
+			fur_cmd_fixed(q, sqe);
+		err = io_uring_submit_and_wait(&q->ring, 1);
+		if (err < 0)
+			return err;
+		err = io_uring_wait_cqe(&q->ring, &cqe);
+		if (err)
+			return err;
+		err = cqe->res;
+		io_uring_cqe_seen(&q->ring, cqe);
+		if (err != -EAGAIN)	/* before INIT's reply */
+			return err;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * Map each slot alone, right after a private page: the handler finds the
+ * op's header at the end of that page and the payload after it, in one
+ * block, as with per-entry buffers.
+ */
+static int fur_pool_views(struct fur_queue *q, size_t slot)
+{
+	struct fur_pool *p = &q->pool;
+	unsigned int i;
+	char *v;
+
+	p->views = calloc(p->nslots, sizeof(*p->views));
+	if (!p->views)
+		return -ENOMEM;
+	for (i = 0; i < p->nslots; i++) {
+		v = mmap(NULL, 4096 + slot, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (v == MAP_FAILED)
+			return -errno;
+		p->views[i] = v + 4096;
+		if (mmap(v + 4096, slot, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, p->fd,
+			 p->fd_off + (off_t)i * slot) == MAP_FAILED)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * ADD_QUEUE, then the pool: the server's memory (a memfd, so that slots
+ * can be mapped again, registered as a fixed buffer or not) or the
+ * module's (ADD_BUFPOOL asks for it, mmap of the device maps it).
+ */
+static int fur_pool_setup(struct fur_queue *q)
+{
+	struct fur_ring *r = q->se->ring;
+	struct fur_pool *p = &q->pool;
+	size_t len = (size_t)r->nslots * r->payload;
+	uint64_t flags = 0;
+	struct iovec iov;
+	int err;
+
+	p->fd = -1;
+	p->nslots = r->nslots;
+	err = fur_queue_cmd(q, FUSE_IO_URING_CMD_ADD_QUEUE, 0, 0, 0);
+	if (err)
+		return err;
+	if (r->bufpool == FUR_BUFPOOL_KERNEL) {
+		flags = FUSEURING_BUFPOOL_KERNEL;
+		p->fd = q->se->fd;
+		p->fd_off = FUSEURING_BUFPOOL_MMAP_OFFSET(q->qid);
+	} else {
+		p->fd = memfd_create("fur-bufpool", MFD_CLOEXEC);
+		if (p->fd < 0 || ftruncate(p->fd, len))
+			return -errno;
+		p->base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_POPULATE, p->fd, 0);
+		if (p->base == MAP_FAILED) {
+			p->base = NULL;
+			return -errno;
+		}
+	}
+	if (r->bufpool == FUR_BUFPOOL_FIXED) {
+		iov = (struct iovec){ p->base, len };
+		err = io_uring_register_buffers(&q->ring, &iov, 1);
+		if (err)
+			return err;
+	}
+	err = fur_queue_cmd(q, FUSE_IO_URING_CMD_ADD_BUFPOOL, flags,
+			    (uintptr_t)p->base, len);
+	if (err)
+		return err;
+	return fur_pool_views(q, r->payload);
+}
+
+static void fur_pool_free(struct fur_queue *q, size_t slot)
+{
+	struct fur_pool *p = &q->pool;
+	unsigned int i;
+
+	for (i = 0; p->views && i < p->nslots; i++)
+		if (p->views[i])
+			munmap(p->views[i] - 4096, 4096 + slot);
+	free(p->views);
+	if (p->base)
+		munmap(p->base, p->nslots * slot);
+	if (p->fd >= 0 && p->fd != q->se->fd)
+		close(p->fd);
+}
+
 /* Setup, REGISTER of every entry, then report: 0 or -errno in q->err. */
 static int fur_queue_setup(struct fur_queue *q)
 {
@@ -158,18 +332,28 @@ static int fur_queue_setup(struct fur_queue *q)
 	q->ents = calloc(r->depth, sizeof(*q->ents));
 	if (!q->ents)
 		return -ENOMEM;
+	if (r->bufpool != FUR_BUFPOOL_NONE) {
+		err = fur_pool_setup(q);
+		if (err)
+			return err;
+	}
 	for (i = 0; i < r->depth; i++) {
 		struct fur_ent *e = &q->ents[i];
 
 		e->q = q;
-		if (posix_memalign((void **)&e->hdr, 4096, sizeof(*e->hdr)) ||
-		    posix_memalign((void **)&e->region, 4096,
-				   FUR_OP_ROOM + r->payload))
+		if (posix_memalign((void **)&e->hdr, 4096, sizeof(*e->hdr)))
 			return -ENOMEM;
 		memset(e->hdr, 0, sizeof(*e->hdr));
-		e->payload = e->region + FUR_OP_ROOM;
 		e->iov[0] = (struct iovec){ e->hdr, sizeof(*e->hdr) };
-		e->iov[1] = (struct iovec){ e->payload, r->payload };
+		/* On a pool queue the payload iovec is empty, as upstream. */
+		e->iov[1] = (struct iovec){ NULL, 0 };
+		if (r->bufpool == FUR_BUFPOOL_NONE) {
+			if (posix_memalign((void **)&e->region, 4096,
+					   FUR_OP_ROOM + r->payload))
+				return -ENOMEM;
+			e->payload = e->region + FUR_OP_ROOM;
+			e->iov[1] = (struct iovec){ e->payload, r->payload };
+		}
 		fur_cmd(e, FUSE_IO_URING_CMD_REGISTER);
 	}
 	q->active = r->depth;
@@ -263,6 +447,28 @@ int fur_ring_start(struct fur_session *se)
 		r->payload = (se->max_write + 4095) & ~4095UL;
 	if (r->payload < 8192)
 		r->payload = 8192;
+	r->bufpool = se->cfg.bufpool;
+	if (r->bufpool != FUR_BUFPOOL_NONE) {
+		/*
+		 * The kernel carves the pool at its max payload: max(8192,
+		 * max_write, max_pages pages), max_pages at most 256.
+		 */
+		size_t pages = se->max_pages < 256 ? se->max_pages : 256;
+		size_t budget = se->cfg.bufpool_budget;
+
+		r->payload = (se->max_write + 4095) & ~4095UL;
+		if (r->payload < pages * 4096)
+			r->payload = pages * 4096;
+		if (r->payload < 8192)
+			r->payload = 8192;
+		if (!budget)
+			budget = r->depth * r->payload / 4;
+		r->nslots = budget / r->payload;
+		if (!r->nslots)
+			r->nslots = 1;
+		if (r->nslots > r->depth)	/* more could never be used */
+			r->nslots = r->depth;
+	}
 	r->queues = calloc(r->nqueues, sizeof(*r->queues));
 	if (!r->queues) {
 		free(r);
@@ -294,6 +500,31 @@ int fur_ring_start(struct fur_session *se)
 	return err;
 }
 
+size_t fur_session_payload_mem(const struct fur_session *se)
+{
+	const struct fur_ring *r = se->ring;
+
+	if (!r)
+		return 0;
+	if (r->bufpool != FUR_BUFPOOL_NONE)
+		return (size_t)r->nslots * r->payload;
+	return (size_t)r->depth * r->payload;
+}
+
+int fur_bufpool_parse(const char *name)
+{
+	static const char *const names[] = {
+		[FUR_BUFPOOL_NONE] = "none", [FUR_BUFPOOL_USER] = "user",
+		[FUR_BUFPOOL_FIXED] = "fixed", [FUR_BUFPOOL_KERNEL] = "kernel",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return -1;
+}
+
 void fur_ring_wait(struct fur_session *se)
 {
 	struct fur_ring *r = se->ring;
@@ -314,6 +545,8 @@ void fur_ring_wait(struct fur_session *se)
 			free(q->ents[j].region);
 		}
 		free(q->ents);
+		if (r->bufpool != FUR_BUFPOOL_NONE)
+			fur_pool_free(q, r->payload);
 	}
 	free(r->queues);
 	free(r);

@@ -426,6 +426,7 @@ static void fur_init(struct fur_session *se, struct fur_req *req)
 	if (se->ops->init)
 		se->ops->init(in, &out, se->priv);
 	se->max_write = out.max_write;
+	se->max_pages = out.max_pages;
 	if (se->cfg.transport == FUR_TRANSPORT_RING &&
 	    !(((uint64_t)out.flags2 << 32) & FUSE_OVER_IO_URING)) {
 		/* Serve over the device rather than not at all? No: say so. */

@@ -28,6 +28,7 @@ TESTS=(
 	"semantics.sh kernel-fuse:900"
 	"semantics.sh fuseuring-classic:900"
 	"semantics.sh fuseuring-ring:900"
+	"semantics.sh fuseuring-bufpool:900"
 )
 
 pass=0 fail=0 skip=0

@@ -8,7 +8,9 @@
 #   semantics[TRANSPORT]: N passed, N failed[, N skipped]
 #
 # Transports: kernel-fuse (the kernel's own FUSE on /dev/fuse: the
-# reference), fuseuring-classic, fuseuring-ring.
+# reference), fuseuring-classic, fuseuring-ring, fuseuring-bufpool (the
+# ring with a buffer pool per queue: SEMANTICS_BUFPOOL=fixed (default),
+# user or kernel, of two slots, so that requests also wait for slots).
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +23,9 @@ case "$T" in
 kernel-fuse)       args=(--dev /dev/fuse --fstype fuse --transport classic) ;;
 fuseuring-classic) args=(--dev /dev/fuseuring --fstype fuseuring --transport classic) ;;
 fuseuring-ring)    args=(--dev /dev/fuseuring --fstype fuseuring --transport ring) ;;
+fuseuring-bufpool) args=(--dev /dev/fuseuring --fstype fuseuring --transport ring
+			--bufpool="${SEMANTICS_BUFPOOL:-fixed}"
+			--bufpool-budget $((2 << 20))) ;;
 *) echo "semantics.sh: unknown transport $T" >&2; exit 2 ;;
 esac
 
