@@ -29,6 +29,7 @@ TESTS=(
 	"semantics.sh fuseuring-classic:900"
 	"semantics.sh fuseuring-ring:900"
 	"semantics.sh fuseuring-bufpool:900"
+	"semantics.sh fuseuring-zerocopy:900"
 )
 
 pass=0 fail=0 skip=0
