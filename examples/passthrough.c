@@ -51,7 +51,7 @@ static struct {
 	struct node *nodes;
 	pthread_mutex_t lock;
 	double timeout;
-	bool hooks, direct_io, keep_cache, writeback, stats;
+	bool hooks, direct_io, keep_cache, writeback, stats, zero_copy;
 	const char *mountpoint;
 } pt = { .timeout = 1.0, .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -239,9 +239,6 @@ static bool name_has(struct node *n, const char *prefix)
 static int do_read(struct fur_req *req, struct node *n)
 {
 	const struct fuse_read_in *in = req->arg;
-	char *buf;
-	ssize_t r;
-	int err;
 
 	if (name_has(n, "die-")) {
 		fprintf(stderr, "passthrough: READ of %s: dying as asked\n", n->name);
@@ -252,29 +249,18 @@ static int do_read(struct fur_req *req, struct node *n)
 		if (fur_req_wait_interrupt(req, 30000))
 			return fur_reply_err(req, EINTR);
 	}
-	buf = malloc(in->size ? in->size : 1);
-	if (!buf)
-		return fur_reply_err(req, ENOMEM);
-	r = pread(in->fh, buf, in->size, in->offset);
-	err = r < 0 ? fur_reply_err(req, errno) : fur_reply_buf(req, buf, r);
-	free(buf);
-	return err;
+	/* Into the client's pages (zero-copy) or the ring's payload. */
+	return fur_reply_read_fd(req, in->fh, in->offset, in->size);
 }
 
 static int do_write(struct fur_req *req)
 {
 	const struct fuse_write_in *in = req->arg;
-	size_t head;
-	ssize_t r;
 
-	/* The data follows the header, shorter before minor 9. */
-	if (req->arglen < FUSE_COMPAT_WRITE_IN_SIZE || req->arglen < in->size)
+	if (req->arglen < FUSE_COMPAT_WRITE_IN_SIZE)
 		return fur_reply_err(req, EINVAL);
-	head = req->arglen - in->size;
-	if (head != sizeof(*in) && head != FUSE_COMPAT_WRITE_IN_SIZE)
-		return fur_reply_err(req, EINVAL);
-	r = pwrite(in->fh, (const char *)req->arg + head, in->size, in->offset);
-	return r < 0 ? fur_reply_err(req, errno) : fur_reply_write(req, r);
+	/* From the client's pages (zero-copy) or the ring's payload. */
+	return fur_reply_write_fd(req, in->fh, in->offset);
 }
 
 static int open_flags(uint32_t flags)
@@ -301,6 +287,8 @@ static void fill_open(struct fuse_open_out *o, int fd)
 		o->open_flags |= FOPEN_DIRECT_IO;
 	if (pt.keep_cache)
 		o->open_flags |= FOPEN_KEEP_CACHE;
+	if (pt.zero_copy)
+		o->open_flags |= FOPEN_IO_URING_ZERO_COPY;
 }
 
 static int do_open(struct fur_req *req, struct node *n)
@@ -710,6 +698,10 @@ static void on_ready(void *priv)
 	if (fur_session_transport(se) == FUR_TRANSPORT_RING)
 		printf("passthrough: payload memory per queue: %zu bytes\n",
 		       fur_session_payload_mem(se));
+	if (pt.zero_copy)
+		printf("passthrough: zero-copy %s\n",
+		       fur_session_zero_copy(se) ? "on" :
+		       "refused by the kernel: copying");
 	printf("passthrough: ready\n");
 	fflush(stdout);
 }
@@ -757,6 +749,9 @@ static void usage(FILE *f)
 		"  --writeback          ask for the writeback cache\n"
 		"  --direct-io          open files with FOPEN_DIRECT_IO\n"
 		"  --keep-cache         open files with FOPEN_KEEP_CACHE\n"
+		"  --zero-copy          ring: READ/WRITE data straight between the\n"
+		"                       client's pages and the source files\n"
+		"                       (needs CAP_SYS_ADMIN; copies otherwise)\n"
 		"  --test-hooks         READ of block-* waits for its interrupt,\n"
 		"                       READ of die-* kills the server\n"
 		"  --stats              print operation counts on exit\n"
@@ -780,6 +775,7 @@ int main(int argc, char **argv)
 		{ "writeback", no_argument, NULL, 'W' },
 		{ "direct-io", no_argument, NULL, 'I' },
 		{ "keep-cache", no_argument, NULL, 'K' },
+		{ "zero-copy", no_argument, NULL, 'Z' },
 		{ "test-hooks", no_argument, NULL, 'H' },
 		{ "stats", no_argument, NULL, 'S' },
 		{ "foreground", no_argument, NULL, 'f' },
@@ -827,6 +823,7 @@ int main(int argc, char **argv)
 		case 'W': pt.writeback = true; break;
 		case 'I': pt.direct_io = true; break;
 		case 'K': pt.keep_cache = true; break;
+		case 'Z': pt.zero_copy = cfg.zero_copy = true; break;
 		case 'H': pt.hooks = true; break;
 		case 'S': pt.stats = true; break;
 		case 'o': cfg.mount_opts = optarg; break;

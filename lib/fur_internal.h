@@ -37,6 +37,7 @@ struct fur_session {
 	struct fur_waiter *waiters;
 	int init_err;			/* INIT could not be served */
 	bool inited;
+	bool zero_copy;			/* every ring queue has it */
 	struct fur_ring *ring;
 };
 
@@ -44,6 +45,13 @@ struct fur_session {
 struct fur_reply_ops {
 	int (*send)(struct fur_req *req, int error, const struct iovec *iov,
 		    int n);
+	/*
+	 * Optional: where a reply's payload can be built in place (*cap
+	 * bytes), and the send of len bytes built there or, for a
+	 * zero-copy READ, stored in the window.
+	 */
+	char *(*buf)(struct fur_req *req, size_t *cap);
+	int (*send_inplace)(struct fur_req *req, size_t len);
 };
 
 struct fur_req_priv {
@@ -51,6 +59,9 @@ struct fur_req_priv {
 	void *transport;		/* the transport's per-request data */
 	struct fuse_in_header in;	/* a copy: the ring reuses its header */
 	bool replied;
+	/* Zero-copy: the request's data in the window, and its room. */
+	char *zc_data;
+	size_t zc_len;
 };
 
 /* Act on one request whose header is rp->in (session.c). */

@@ -14,6 +14,7 @@
 #ifndef LIBFUSEURING_H
 #define LIBFUSEURING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -76,6 +77,13 @@ struct fur_config {
 	enum fur_bufpool bufpool;	/* ring: payload pool per queue, or none */
 	size_t bufpool_budget;		/* ring: pool bytes per queue (default:
 					 * a quarter of depth x max payload) */
+	/*
+	 * ring: zero-copy READ and WRITE where the kernel gives it to this
+	 * server (CAP_SYS_ADMIN; files opened with FOPEN_IO_URING_ZERO_COPY).
+	 * The handler must then read WRITE data with fur_req_write_data()
+	 * or fur_reply_write_fd(), not from arg.
+	 */
+	bool zero_copy;
 	uint64_t want;			/* INIT flags wanted (FUSE_*) */
 	uint32_t max_write;		/* default 1 MiB */
 	uint32_t max_readahead;		/* default: what the kernel offers */
@@ -106,6 +114,8 @@ enum fur_transport fur_session_transport(const struct fur_session *se);
 unsigned int fur_session_queues(const struct fur_session *se);
 /* Ring payload memory per queue (entries' buffers or the pool), bytes. */
 size_t fur_session_payload_mem(const struct fur_session *se);
+/* Whether every ring queue has zero-copy (cfg.zero_copy and the kernel). */
+bool fur_session_zero_copy(const struct fur_session *se);
 /* "none", "user", "fixed", "kernel"; -1 for another name. */
 int fur_bufpool_parse(const char *name);
 /* Requests served, by opcode (0 .. FUR_MAX_OPCODE - 1). */
@@ -124,6 +134,21 @@ int fur_reply_open(struct fur_req *req, const struct fuse_open_out *o);
 int fur_reply_create(struct fur_req *req, const struct fuse_entry_out *e,
 		     const struct fuse_open_out *o);
 int fur_reply_write(struct fur_req *req, uint32_t count);
+/*
+ * File data without a copy through server buffers, where the request came
+ * zero-copy (the client's pages are in the queue's window: the read or
+ * write goes straight between them and fd), and with the payload buffer
+ * as the read's target otherwise.  Same results on every transport.
+ * fur_reply_read_fd: answer a READ with up to size bytes of fd at off
+ * (fewer at EOF).  fur_reply_write_fd: write a WRITE's data to fd at off
+ * and answer with the count.  Errors of fd are the reply's.
+ */
+int fur_reply_read_fd(struct fur_req *req, int fd, off_t off, size_t size);
+int fur_reply_write_fd(struct fur_req *req, int fd, off_t off);
+/* A WRITE's data, wherever it is (payload or window), and its length. */
+const void *fur_req_write_data(const struct fur_req *req, size_t *len);
+/* Whether the request's data is in the window (zero-copy). */
+bool fur_req_zero_copy(const struct fur_req *req);
 int fur_reply_statfs(struct fur_req *req, const struct fuse_kstatfs *st);
 int fur_reply_xattr_size(struct fur_req *req, uint32_t size);
 int fur_reply_lock(struct fur_req *req, const struct fuse_file_lock *lk);

@@ -15,6 +15,12 @@
  * header and the payload in one block: each slot is also mapped alone,
  * after a private page that takes the header (see fur_pool_views()), so
  * the pool's memory is not copied nor doubled, only its address space.
+ *
+ * With cfg.zero_copy, each queue asks for fuseuring's zero-copy window
+ * (ADD_QUEUE) and maps it; entry i is slot i of the window.  A request
+ * that comes with FUSE_URING_ENT_ZERO_COPY has its data there
+ * (zerocopy.c's helpers use it); a refused window means copies, as
+ * without the option.
  */
 #include <errno.h>
 #include <sched.h>
@@ -56,6 +62,9 @@ struct fur_queue {
 	struct io_uring ring;
 	struct fur_pool pool;
 	struct fur_ent *ents;
+	bool added;		/* ADD_QUEUE done (zero-copy) */
+	char *zc_win;		/* the zero-copy window, or NULL */
+	size_t zc_len;
 	unsigned int active;	/* entries the kernel still holds */
 	int err;
 	pthread_t thread;
@@ -106,6 +115,8 @@ static void fur_cmd(struct fur_ent *ent, uint32_t cmd_op)
 	req = (struct fuse_uring_cmd_req *)sqe->cmd;
 	req->qid = ent->q->qid;
 	req->commit_id = ent->commit_id;
+	if (cmd_op == FUSE_IO_URING_CMD_REGISTER)
+		req->ent_zero_copy_buf_index = ent - ent->q->ents;
 	fur_cmd_fixed(ent->q, sqe);
 }
 
@@ -116,15 +127,21 @@ static int ring_send(struct fur_req *req, int error, const struct iovec *iov,
 	struct fur_ent *ent = rp->transport;
 	size_t max = ent->q->se->ring->payload, off = 0;
 	struct fuse_out_header oh = { .error = error, .unique = rp->in.unique };
+	char *dst = ent->payload;
 	int i;
 
+	/* A zero-copy READ's data goes to the client's pages, in the window. */
+	if (rp->zc_data && rp->in.opcode == FUSE_READ) {
+		dst = rp->zc_data;
+		max = rp->zc_len;
+	}
 	for (i = 0; i < n; i++) {
 		if (off + iov[i].iov_len > max) {
 			oh.error = -EIO;	/* a reply the entry cannot carry */
 			off = 0;
 			break;
 		}
-		memmove(ent->payload + off, iov[i].iov_base, iov[i].iov_len);
+		memmove(dst + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
 	}
 	oh.len = sizeof(oh) + off;
@@ -134,7 +151,33 @@ static int ring_send(struct fur_req *req, int error, const struct iovec *iov,
 	return 0;
 }
 
-static const struct fur_reply_ops ring_rops = { .send = ring_send };
+/* The payload (or window) already holds len bytes of reply. */
+static int ring_send_inplace(struct fur_req *req, size_t len)
+{
+	struct fur_req_priv *rp = req->priv;
+	struct fur_ent *ent = rp->transport;
+	struct fuse_out_header oh = {
+		.len = sizeof(oh) + len, .unique = rp->in.unique,
+	};
+
+	memcpy(ent->hdr->in_out, &oh, sizeof(oh));
+	ent->hdr->ring_ent_in_out.payload_sz = len;
+	fur_cmd(ent, FUSE_IO_URING_CMD_COMMIT_AND_FETCH);
+	return 0;
+}
+
+static char *ring_buf(struct fur_req *req, size_t *cap)
+{
+	struct fur_req_priv *rp = req->priv;
+	struct fur_ent *ent = rp->transport;
+
+	*cap = ent->q->se->ring->payload;
+	return ent->payload;
+}
+
+static const struct fur_reply_ops ring_rops = {
+	.send = ring_send, .buf = ring_buf, .send_inplace = ring_send_inplace,
+};
 
 static void fur_ent_request(struct fur_ent *ent)
 {
@@ -170,6 +213,16 @@ static void fur_ent_request(struct fur_ent *ent)
 		return;
 	}
 	memcpy(ent->payload - head, h->op_in, head);
+	if ((h->ring_ent_in_out.flags & FUSE_URING_ENT_ZERO_COPY) &&
+	    ent->q->zc_win) {
+		/* The data is in the window; a WRITE's arg is its header. */
+		uint64_t at = h->ring_ent_in_out.reserved;
+
+		rp.zc_data = ent->q->zc_win +
+			     (size_t)(ent - ent->q->ents) * FUSEURING_ZC_WINDOW_SIZE + at;
+		rp.zc_len = FUSEURING_ZC_WINDOW_SIZE - at;
+		psz = 0;
+	}
 	fur_dispatch(ent->q->se, &rp, ent->payload - head, head + psz);
 }
 
@@ -268,7 +321,8 @@ static int fur_pool_setup(struct fur_queue *q)
 
 	p->fd = -1;
 	p->nslots = r->nslots;
-	err = fur_queue_cmd(q, FUSE_IO_URING_CMD_ADD_QUEUE, 0, 0, 0);
+	err = q->added ? 0 :
+	      fur_queue_cmd(q, FUSE_IO_URING_CMD_ADD_QUEUE, 0, 0, 0);
 	if (err)
 		return err;
 	if (r->bufpool == FUR_BUFPOOL_KERNEL) {
@@ -314,6 +368,40 @@ static void fur_pool_free(struct fur_queue *q, size_t slot)
 		close(p->fd);
 }
 
+/*
+ * Zero-copy: ADD_QUEUE asks for the window, which is then mapped.  A
+ * kernel or a server that cannot have it (EPERM without CAP_SYS_ADMIN,
+ * EINVAL where the window is unknown) gets a plain queue: copies.
+ */
+static int fur_zc_setup(struct fur_queue *q)
+{
+	struct fur_ring *r = q->se->ring;
+	void *win;
+	int err;
+
+	if (r->depth > FUSEURING_ZC_MAX_ENTS)
+		return 0;
+	err = fur_queue_cmd(q, FUSE_IO_URING_CMD_ADD_QUEUE,
+			    FUSE_URING_ZERO_COPY | FUSEURING_ZERO_COPY_WINDOW,
+			    0, 0);
+	if (err == -EPERM || err == -EINVAL || err == -EOPNOTSUPP) {
+		if (r->bufpool != FUR_BUFPOOL_NONE)
+			return 0;	/* the pool's setup adds the queue */
+		err = fur_queue_cmd(q, FUSE_IO_URING_CMD_ADD_QUEUE, 0, 0, 0);
+		q->added = !err;
+		return err;
+	}
+	if (err)
+		return err;
+	q->added = true;
+	q->zc_len = (size_t)r->depth * FUSEURING_ZC_WINDOW_SIZE;
+	win = mmap(NULL, q->zc_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   q->se->fd, FUSEURING_ZC_MMAP_OFFSET(q->qid));
+	/* Without the window the kernel copies: no zero-copy flag comes. */
+	q->zc_win = win == MAP_FAILED ? NULL : win;
+	return 0;
+}
+
 /* Setup, REGISTER of every entry, then report: 0 or -errno in q->err. */
 static int fur_queue_setup(struct fur_queue *q)
 {
@@ -332,6 +420,11 @@ static int fur_queue_setup(struct fur_queue *q)
 	q->ents = calloc(r->depth, sizeof(*q->ents));
 	if (!q->ents)
 		return -ENOMEM;
+	if (q->se->cfg.zero_copy) {
+		err = fur_zc_setup(q);
+		if (err)
+			return err;
+	}
 	if (r->bufpool != FUR_BUFPOOL_NONE) {
 		err = fur_pool_setup(q);
 		if (err)
@@ -488,6 +581,7 @@ int fur_ring_start(struct fur_session *se)
 		q->started = true;
 	}
 	pthread_mutex_lock(&se->lock);
+	se->zero_copy = se->cfg.zero_copy;
 	for (i = 0; i < r->nqueues; i++) {
 		struct fur_queue *q = &r->queues[i];
 
@@ -495,6 +589,8 @@ int fur_ring_start(struct fur_session *se)
 			pthread_cond_wait(&se->cond, &se->lock);
 		if (!err && q->err)
 			err = q->err;
+		if (!q->zc_win)
+			se->zero_copy = false;
 	}
 	pthread_mutex_unlock(&se->lock);
 	return err;
@@ -547,6 +643,8 @@ void fur_ring_wait(struct fur_session *se)
 		free(q->ents);
 		if (r->bufpool != FUR_BUFPOOL_NONE)
 			fur_pool_free(q, r->payload);
+		if (q->zc_win)
+			munmap(q->zc_win, q->zc_len);
 	}
 	free(r->queues);
 	free(r);

@@ -20,7 +20,6 @@
  */
 
 #include <linux/bitmap.h>
-#include <linux/capability.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
@@ -33,8 +32,9 @@
 /*
  * ADD_QUEUE: announce a queue before its pool and entries.  A queue that
  * already has entries (REGISTER announces a queue too, as upstream) or
- * was added before is -EEXIST.  Zero-copy is not implemented: -EPERM
- * without CAP_SYS_ADMIN (as upstream), -EOPNOTSUPP with it.
+ * was added before is -EEXIST.  Zero-copy: -EPERM without CAP_SYS_ADMIN
+ * (as upstream); upstream's kind is -EOPNOTSUPP, fuseuring's window
+ * (FUSEURING_ZERO_COPY_WINDOW) makes a window queue (zerocopy.c).
  */
 int fur_ring_add_queue(struct fur_ring *ring,
 		       const struct fuse_uring_cmd_req *cr)
@@ -42,12 +42,13 @@ int fur_ring_add_queue(struct fur_ring *ring,
 	u16 qid = READ_ONCE(cr->qid);
 	u64 flags = READ_ONCE(cr->flags);
 	struct fur_ring_queue *q;
-	int err = 0;
+	int err = 0, zc;
 
-	if (qid >= ring->nr_queues || (flags & ~FUSE_URING_ZERO_COPY))
+	if (qid >= ring->nr_queues)
 		return -EINVAL;
-	if (flags & FUSE_URING_ZERO_COPY)
-		return capable(CAP_SYS_ADMIN) ? -EOPNOTSUPP : -EPERM;
+	zc = fur_zc_queue_flags(flags);
+	if (zc < 0)
+		return zc;
 	q = ring->queues[qid];
 	spin_lock(&q->lock);
 	if (q->stopped)
@@ -56,6 +57,8 @@ int fur_ring_add_queue(struct fur_ring *ring,
 		err = -EEXIST;
 	else
 		q->added = true;
+	if (!err && zc)
+		q->zc_window = true;
 	spin_unlock(&q->lock);
 	return err;
 }
@@ -330,6 +333,8 @@ int fur_bufpool_mmap(struct file *file, struct vm_area_struct *vma)
 	struct fur_bufpool *pool;
 	struct fur_ring *ring;
 
+	if (off & FUSEURING_ZC_MMAP_BIT)
+		return fur_zc_mmap(file, vma);
 	if (!fud)
 		return -ENODEV;
 	/* Pairs with smp_store_release() in fur_ring_get(). */

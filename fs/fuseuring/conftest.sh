@@ -153,6 +153,10 @@ int fur_t(struct io_uring_cmd *c, struct iov_iter *i, unsigned int f)
 {
 	return io_uring_cmd_import_fixed(0, 0, ITER_DEST, i, c, f);
 }' &
+# The zero-copy window zaps its PTEs; 7.x renamed zap_vma_ptes().
+feature ZAP_SPECIAL_VMA_RANGE "linux/mm.h" '
+void (*fur_t)(struct vm_area_struct *, unsigned long,
+	      unsigned long) = zap_special_vma_range;' &
 wait
 
 if [ "$(cat "$tmp/BASELINE.res")" != 1 ]; then

@@ -215,6 +215,7 @@ static int fur_ring_copy_in(struct fur_ring_ent *ent, struct fur_req *req,
 	unsigned int first = 0, size = fur_ring_payload_in(req);
 	struct fur_ring_in in = {};
 	struct iov_iter iter;
+	u32 zc_off;
 	int err;
 
 	memcpy(in.in_out, &req->in.h, sizeof(req->in.h));
@@ -230,17 +231,24 @@ static int fur_ring_copy_in(struct fur_ring_ent *ent, struct fur_req *req,
 		return -EFAULT;
 	if (size > ent->payload_sz)
 		return -E2BIG;
-	err = fur_ring_payload_iter(ent, ITER_DEST, size, &iter, flags);
-	if (err)
-		return err;
-	err = fur_copy_in_args(&iter, args, first);
-	if (err)
-		return err;
+	/* Zero-copy: the data (a WRITE's last argument) is in the window. */
+	if (fur_zc_map(ent, req, &zc_off)) {
+		io.flags = FUSE_URING_ENT_ZERO_COPY;
+		io.reserved = zc_off;
+	} else {
+		err = fur_ring_payload_iter(ent, ITER_DEST, size, &iter, flags);
+		if (!err)
+			err = fur_copy_in_args(&iter, args, first);
+		if (err)
+			return err;
+	}
 	io.payload_sz = size;
 	if (ent->queue->pool)
 		io.offset = fur_bufpool_slot_offset(ent);
-	if (copy_to_user(&h->ring_ent_in_out, &io, sizeof(io)))
+	if (copy_to_user(&h->ring_ent_in_out, &io, sizeof(io))) {
+		fur_zc_unmap(ent);
 		return -EFAULT;
+	}
 	return 0;
 }
 
@@ -267,6 +275,9 @@ static int fur_ring_copy_out(struct fur_ring_ent *ent, struct fur_req *req,
 	req->out.h.error = oh.error;
 	if (oh.error)
 		return 0;
+	/* A zero-copy READ's data is in the pages already. */
+	if (ent->zc_mm && req->args->out_pages)
+		return fur_zc_copy_out(req, io.payload_sz);
 	if (io.payload_sz > ent->payload_sz)
 		return -EINVAL;
 	err = fur_ring_payload_iter(ent, ITER_SOURCE, io.payload_sz, &iter,
@@ -339,6 +350,7 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 			ent->req = NULL;
 			last = fur_ent_unlink(ent);
 			spin_unlock(&q->lock);
+			fur_zc_unmap(ent);
 			fur_ring_fail_req(req, stopped ? -ENOTCONN : -EIO);
 			fur_cmd_done(cmd, cmd_err, flags);
 			fur_ent_free(ent, last);
@@ -695,6 +707,8 @@ static int fur_ring_commit(struct fur_conn *fc, struct io_uring_cmd *cmd,
 	spin_unlock(&q->lock);
 
 	err = fur_ring_copy_out(ent, req, flags);
+	/* The pages go back to the client: out of the server's window first. */
+	fur_zc_unmap(ent);
 
 	spin_lock(&q->lock);
 	ent->req = NULL;
@@ -757,6 +771,8 @@ static void fur_ring_debugfs_add(struct fur_ring *ring)
 				   &ring->queues[i]->pool_free);
 		debugfs_create_u64("pool_waits", 0444, dir,
 				   &ring->queues[i]->pool_waits);
+		debugfs_create_u64("zc_requests", 0444, dir,
+				   &ring->queues[i]->zc_requests);
 	}
 	debugfs_create_u32("queues", 0444, ring->debugfs, &ring->nr_queues);
 }
@@ -917,6 +933,11 @@ static int fur_ring_register(struct fur_conn *fc, struct io_uring_cmd *cmd,
 	ent = kzalloc(sizeof(*ent), GFP_KERNEL_ACCOUNT);
 	if (!ent)
 		return -ENOMEM;
+	err = fur_zc_register(q, ent, cr);
+	if (err) {
+		kfree(ent);
+		return err;
+	}
 	INIT_LIST_HEAD(&ent->list);
 	ent->queue = q;
 	ent->cmd = cmd;
@@ -1052,6 +1073,7 @@ static void fur_ring_abort(struct fur_conn *fc)
 	WRITE_ONCE(ring->stopped, true);
 	for (i = 0; i < ring->nr_queues; i++) {
 		LIST_HEAD(parked);
+		LIST_HEAD(held);
 		LIST_HEAD(reqs);
 
 		q = ring->queues[i];
@@ -1062,7 +1084,7 @@ static void fur_ring_abort(struct fur_conn *fc)
 			list_add_tail(&ent->req->list, &reqs);
 			ent->req = NULL;
 			fur_ent_unlink(ent);
-			kfree(ent);
+			list_add_tail(&ent->list, &held);
 		}
 		list_for_each_entry_safe(ent, next, &q->ent_avail, list) {
 			fur_ent_unlink(ent);
@@ -1071,6 +1093,12 @@ static void fur_ring_abort(struct fur_conn *fc)
 		q->stats.inflight = 0;
 		spin_unlock(&q->lock);
 
+		/* Pages the server holds leave its window before they end. */
+		list_for_each_entry_safe(ent, next, &held, list) {
+			list_del(&ent->list);
+			fur_zc_unmap(ent);
+			kfree(ent);
+		}
 		list_for_each_entry_safe(req, rnext, &reqs, list) {
 			list_del_init(&req->list);
 			set_bit(FR_ABORTED, &req->flags);

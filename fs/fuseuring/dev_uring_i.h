@@ -47,6 +47,16 @@ struct fur_ring_ent {
 	int slot;
 	/* A kernel-allocated pool's slot, as the copy's iterator needs it. */
 	struct kvec kvec;
+	/* Zero-copy window (zerocopy.c): the entry's slot, set at REGISTER. */
+	u16 zc_index;
+	/*
+	 * While the request's pages are mapped in the window: the server's
+	 * mm (grabbed) and the mapped range.  Owned by whoever owns the
+	 * entry's state (dispatcher, committer, abort).
+	 */
+	struct mm_struct *zc_mm;
+	unsigned long zc_addr;
+	unsigned long zc_len;
 };
 
 #define FUR_NO_SLOT	(-1)
@@ -117,6 +127,15 @@ struct fur_ring_queue {
 	u32 pool_slots;
 	u32 pool_free;
 	u64 pool_waits;
+	/*
+	 * Zero-copy window (zerocopy.c): set by ADD_QUEUE; the mapping of the
+	 * window (owner mm, compared only, and start) while it exists.
+	 */
+	bool zc_window;
+	struct mm_struct *zc_owner;
+	unsigned long zc_start;
+	unsigned long zc_size;
+	u64 zc_requests;	/* requests whose pages went through it */
 };
 
 struct fur_ring {
@@ -155,5 +174,21 @@ int fur_bufpool_payload_iter(struct fur_ring_ent *ent, int dir, size_t size,
 			     struct iov_iter *iter, unsigned int issue_flags);
 u32 fur_bufpool_slot_offset(struct fur_ring_ent *ent);
 void fur_bufpool_free(struct fur_bufpool *pool);
+
+/*
+ * zerocopy.c: the zero-copy window of 6.x kernels without
+ * io_buffer_register_bvec (see Documentation/filesystems/fuseuring-zerocopy.rst).
+ * fur_zc_queue_flags() checks ADD_QUEUE's flags: 1 for a window queue,
+ * 0 for none, or -errno.  fur_zc_map() maps a READ/WRITE's pages into
+ * its entry's window (in the server's task), fur_zc_unmap() takes them
+ * out; every path that ends a mapped request calls it first.
+ */
+int fur_zc_queue_flags(u64 flags);
+int fur_zc_register(struct fur_ring_queue *q, struct fur_ring_ent *ent,
+		    const struct fuse_uring_cmd_req *cr);
+bool fur_zc_map(struct fur_ring_ent *ent, struct fur_req *req, u32 *data_off);
+void fur_zc_unmap(struct fur_ring_ent *ent);
+int fur_zc_copy_out(struct fur_req *req, unsigned int nbytes);
+int fur_zc_mmap(struct file *file, struct vm_area_struct *vma);
 
 #endif /* _FS_FUSEURING_DEV_URING_I_H */

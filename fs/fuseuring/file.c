@@ -387,6 +387,7 @@ void fur_read_args(struct fur_args_pages *ap, struct fuse_read_in *inarg,
 	args->out_args[0].size = count;
 	args->out_argvar = true;
 	args->out_pages = true;
+	args->zero_copy = !!(ff->open_flags & FOPEN_IO_URING_ZERO_COPY);
 }
 
 /* Fill in a WRITE of count bytes at pos from the pages of ap. */
@@ -411,6 +412,7 @@ void fur_write_args(struct fur_args_pages *ap, struct fuse_write_in *inarg,
 	args->out_numargs = 1;
 	args->out_args[0].size = sizeof(*outarg);
 	args->out_args[0].value = outarg;
+	args->zero_copy = !!(ff->open_flags & FOPEN_IO_URING_ZERO_COPY);
 }
 
 /* The file grew to pos (or its data changed): refresh what we cache. */

@@ -86,6 +86,7 @@ struct fur_args {
 	bool page_zeroing:1;	/* zero what the server did not fill */
 	bool may_block:1;	/* end() may sleep: run it from a worker */
 	bool killable:1;	/* only a fatal signal interrupts the wait */
+	bool zero_copy:1;	/* FOPEN_IO_URING_ZERO_COPY: pages may be mapped */
 	struct fur_in_arg in_args[FUR_MAX_IN_ARGS];
 	struct fur_arg out_args[FUR_MAX_OUT_ARGS];
 	/* Background requests only: called once the request is done. */

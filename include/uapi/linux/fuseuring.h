@@ -118,4 +118,43 @@ struct fuse_uring_cmd_req {
 #define FUSEURING_BUFPOOL_MMAP_OFFSET(qid) \
 	((__u64)(qid) << FUSEURING_BUFPOOL_MMAP_SHIFT)
 
+/*
+ * fuseuring's own zero-copy, for kernels that cannot register pages in
+ * a server's io_uring buffer table (no io_buffer_register_bvec, 6.1 to
+ * 6.14): the window.  Not upstream's: an upstream kernel refuses the
+ * flag with EINVAL.
+ *
+ * ADD_QUEUE with FUSE_URING_ZERO_COPY | FUSEURING_ZERO_COPY_WINDOW
+ * (CAP_SYS_ADMIN, else EPERM) makes a window queue.  The server maps the
+ * queue's window with mmap(2) on its /dev/fuseuring fd, MAP_SHARED,
+ * PROT_READ | PROT_WRITE, at FUSEURING_ZC_MMAP_OFFSET(qid), at most
+ * FUSEURING_ZC_MAX_ENTS * FUSEURING_ZC_WINDOW_SIZE bytes.  Each REGISTER
+ * names the entry's slot in ent_zero_copy_buf_index (< FUSEURING_ZC_MAX_ENTS);
+ * the entry's window is FUSEURING_ZC_WINDOW_SIZE bytes at
+ * slot * FUSEURING_ZC_WINDOW_SIZE in the mapping.
+ *
+ * A READ or WRITE of a file opened with FOPEN_IO_URING_ZERO_COPY comes
+ * with FUSE_URING_ENT_ZERO_COPY when the kernel mapped the request's
+ * pages into the entry's window: the data starts at byte
+ * fuse_uring_ent_in_out.reserved of the window (the offset of the data
+ * in its first page).  For a WRITE, payload_sz counts the data (which is
+ * in the window, read-only), and fuse_write_out goes back in the payload
+ * buffer as usual.  For a READ, the server stores the data in the window
+ * (read(2) or recv(2) into it) and commits with payload_sz = the bytes
+ * it stored.  The pages leave the window when the request ends; touching
+ * the window outside a request is SIGBUS.  Requests that cannot be
+ * mapped (pages not contiguous, no window mapped by the task that serves
+ * the queue) arrive without the flag and are copied as usual.
+ */
+#define FUSEURING_ZERO_COPY_WINDOW	(1ULL << 62)
+
+#define FUSEURING_ZC_WINDOW_SHIFT	21
+#define FUSEURING_ZC_WINDOW_SIZE	(1ULL << FUSEURING_ZC_WINDOW_SHIFT)
+#define FUSEURING_ZC_MAX_ENTS		1024
+
+/* mmap offsets: queue qid's zero-copy window. */
+#define FUSEURING_ZC_MMAP_BIT		(1ULL << 48)
+#define FUSEURING_ZC_MMAP_OFFSET(qid) \
+	(FUSEURING_ZC_MMAP_BIT | FUSEURING_BUFPOOL_MMAP_OFFSET(qid))
+
 #endif /* _UAPI_LINUX_FUSEURING_H */

@@ -21,6 +21,7 @@ TESTS=(
 	ring_setup:120
 	ring_errors:180
 	ring_bufpool:300
+	ring_zerocopy:900
 	kill_ring:300
 	fuzz_ring:900
 	priv_ring:120
@@ -31,6 +32,7 @@ TESTS=(
 	"semantics.sh fuseuring-classic:900"
 	"semantics.sh fuseuring-ring:900"
 	"semantics.sh fuseuring-bufpool:900"
+	"semantics.sh fuseuring-zerocopy:900"
 	"semantics.sh libfuse-ring:900"
 )
 

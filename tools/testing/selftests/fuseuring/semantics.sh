@@ -10,7 +10,9 @@
 # Transports: kernel-fuse (the kernel's own FUSE on /dev/fuse: the
 # reference), fuseuring-classic, fuseuring-ring, fuseuring-bufpool (the
 # ring with a buffer pool per queue: SEMANTICS_BUFPOOL=fixed (default),
-# user or kernel, of two slots, so that requests also wait for slots), and
+# user or kernel, of two slots, so that requests also wait for slots),
+# fuseuring-zerocopy (the ring with zero-copy READ and WRITE: the server
+# must get it, and the run must have used it), and
 # libfuse-ring: libfuse 3.18's own passthrough_hp example, unmodified, with
 # -o io_uring, on a fuseuring mount made by fuseuring-mount (the build in
 # the cache, LIBFUSE_BUILD); after the suite, the check
@@ -31,6 +33,8 @@ fuseuring-ring)    args=(--dev /dev/fuseuring --fstype fuseuring --transport rin
 fuseuring-bufpool) args=(--dev /dev/fuseuring --fstype fuseuring --transport ring
 			--bufpool="${SEMANTICS_BUFPOOL:-fixed}"
 			--bufpool-budget $((2 << 20))) ;;
+fuseuring-zerocopy) args=(--dev /dev/fuseuring --fstype fuseuring --transport ring
+			--zero-copy) ;;
 libfuse-ring)      HP=${LIBFUSE_BUILD:-$TOP/.cache/libfuse-3.18/build}/example/passthrough_hp
 		   HELPER=$TOP/tools/mount/fuseuring-mount ;;
 *) echo "semantics.sh: unknown transport $T" >&2; exit 2 ;;
@@ -183,6 +187,21 @@ fi
 
 out=$WORK/tap
 env "${suite_env[@]}" "$HERE/semantics" >"$out" 2>&1
+# Zero-copy: the server had it, and READs and WRITEs went through it
+# (the queues' zc_requests in debugfs).
+if [ "$T" = fuseuring-zerocopy ]; then
+	n=$(grep -c '^ok \|^not ok ' "$out")
+	dev=$(awk -v m="$WORK/mnt1" '$5 == m { print $3 }' /proc/self/mountinfo)
+	[ -d /sys/kernel/debug/fuseuring ] ||
+		mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	zc=$(cat /sys/kernel/debug/fuseuring/"$dev"/queue*/zc_requests 2>/dev/null |
+	     awk '{ s += $1 } END { print s + 0 }')
+	if grep -q 'zero-copy on' "$WORK/server1.log" && [ "$zc" -gt 0 ]; then
+		echo "ok $((n + 1)) fs.zero_copy_used # $zc requests zero-copied" >>"$out"
+	else
+		echo "not ok $((n + 1)) fs.zero_copy_used # $zc requests zero-copied: $(grep zero-copy "$WORK/server1.log")" >>"$out"
+	fi
+fi
 # Name each result after the transport, so that the TAP lines of the
 # runs stay apart in one report.
 sed -E "s/^(not ok|ok) ([0-9]+) fs\./\1 \2 semantics[$T]./" "$out"
