@@ -324,4 +324,20 @@ static inline int fur_uring_cmd_import_fixed(u64 ubuf, unsigned long len,
 }
 #endif /* FUR_HAVE_RING */
 
+/* 6.1 writes vm_flags directly (the helpers came in 6.3). */
+#if !FUR_HAVE_VM_FLAGS_SET
+#include <linux/mm.h>
+
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+
+static inline void vm_flags_clear(struct vm_area_struct *vma,
+				  vm_flags_t flags)
+{
+	vma->vm_flags &= ~flags;
+}
+#endif
+
 #endif /* _FS_FUSEURING_COMPAT_H */

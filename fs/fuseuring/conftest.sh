@@ -157,6 +157,9 @@ int fur_t(struct io_uring_cmd *c, struct iov_iter *i, unsigned int f)
 feature ZAP_SPECIAL_VMA_RANGE "linux/mm.h" '
 void (*fur_t)(struct vm_area_struct *, unsigned long,
 	      unsigned long) = zap_special_vma_range;' &
+# vm_flags became read-only behind vm_flags_set()/vm_flags_clear() in 6.3.
+feature VM_FLAGS_SET "linux/mm.h" '
+void fur_t(struct vm_area_struct *v) { vm_flags_set(v, VM_IO); }' &
 wait
 
 if [ "$(cat "$tmp/BASELINE.res")" != 1 ]; then

@@ -27,7 +27,7 @@
 
 #include "dev_uring_i.h"
 
-#if FUR_HAVE_URING_CMD_CANCEL
+#if FUR_HAVE_RING
 
 /* 7.x renamed zap_vma_ptes(). */
 static void fur_zc_zap(struct vm_area_struct *vma, unsigned long addr,
@@ -343,4 +343,4 @@ int fur_zc_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
-#endif /* FUR_HAVE_URING_CMD_CANCEL */
+#endif /* FUR_HAVE_RING */
