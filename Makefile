@@ -118,8 +118,10 @@ KRELEASE = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 MAN3_LINKS := fur_mount fur_loop fur_session_free fur_unmount fur_strerror \
 	      fur_reply_err fur_reply_buf fur_reply_entry fur_reply_attr
 
+# modules_install only copies and compresses: it runs on the host even for
+# a kernel built in a chroot (which would not see DESTDIR).
 install: module lib examples mount-helper
-	$(KBUILD_RUN) $(MAKE) -C $(KDIR) M=$(MODDIR) INSTALL_MOD_PATH=$(DESTDIR) \
+	$(MAKE) -C $(KDIR) M=$(MODDIR) INSTALL_MOD_PATH=$(DESTDIR) \
 		INSTALL_MOD_DIR=extra CONFIG_MODULE_SIG_ALL= modules_install
 	# Kbuild skips depmod without System.map (Debian's headers have none).
 	if [ -z "$(DESTDIR)" ]; then depmod -a $(KRELEASE); fi
