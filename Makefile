@@ -114,7 +114,9 @@ checkpatch: $(DEPS)
 # the module (dkms.conf, make dkms-source).
 PREFIX	?= /usr/local
 MANDIR	?= $(PREFIX)/share/man
-KRELEASE = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+# The release KDIR builds for (6.1's headers have no kernel.release).
+KRELEASE = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+		$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 MAN3_LINKS := fur_mount fur_loop fur_session_free fur_unmount fur_strerror \
 	      fur_reply_err fur_reply_buf fur_reply_entry fur_reply_attr
 
