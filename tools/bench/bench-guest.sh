@@ -2,9 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # bench-guest.sh [TRANSPORT...]: runs in the benchmark guest (from bench.sh).
-# For each transport it mounts the same tree the same way, runs every
-# workload BENCH_RUNS times after a warm-up, and prints one line per
-# workload:
+# Every transport is mounted at once, each over its own copy of the same
+# tree.  The workloads then run in rounds: a warm-up round (discarded),
+# then BENCH_RUNS rounds, each of which runs every workload once on every
+# transport in turn.  A burst of load from elsewhere on the host therefore
+# hits one round of all transports rather than every run of one, which is
+# what keeps the ratios steady on a shared machine.  One line per workload
+# and transport at the end:
 #   bench-result: {"workload": ..., "transport": ..., "kernel": ...,
 #                  "value": MEDIAN, "unit": ..., "runs": [...]}
 # or, for a transport this kernel or build cannot offer:
@@ -23,80 +27,82 @@ RTT_COUNT=${BENCH_RTT_COUNT:-3000}
 KERNEL=$(uname -r)
 KO=${FUSEURING_KO:-$TOP/fuseuring.ko}
 W=/tmp/bench
-pid=
+declare -A pid=()
+up=()
 
 progress() { echo "bench: $*" >&2; }
 
 # median of the arguments
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-result() {	# workload transport unit values...
-	local wl=$1 t=$2 unit=$3 runs
+mnt() { echo "$W/$1/mnt"; }
 
-	shift 3
-	runs=$(printf '%s,' "$@")
-	echo "bench-result: {\"workload\": \"$wl\", \"transport\": \"$t\", \"kernel\": \"$KERNEL\", \"value\": $(median "$@"), \"unit\": \"$unit\", \"runs\": [${runs%,}]}"
-}
+stop_all() {
+	local t
 
-stop_server() {
-	mountpoint -q "$W/mnt" && { umount "$W/mnt" || umount -l "$W/mnt"; }
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		pid=
-	fi
+	for t in "${!pid[@]}"; do
+		mountpoint -q "$(mnt "$t")" &&
+			{ umount "$(mnt "$t")" || umount -l "$(mnt "$t")"; }
+		kill "${pid[$t]}" 2>/dev/null
+		wait "${pid[$t]}" 2>/dev/null
+	done
+	mountpoint -q "$(mnt tmpfs)" && umount "$(mnt tmpfs)"
 	rm -rf "$W"
 }
 
-# passthrough ARGS...: serve $W/src at $W/mnt; 1 when it does not start.
+# passthrough TRANSPORT ARGS...: serve $W/T/src at $W/T/mnt; 1 when it
+# does not start.
 passthrough() {
-	mkdir -p "$W/src" "$W/mnt"
-	"$PT" "$@" -o allow_other "$W/src" "$W/mnt" >"$W.log" 2>&1 &
-	pid=$!
+	local t=$1 d=$W/$1
+
+	shift
+	mkdir -p "$d/src" "$d/mnt"
+	"$PT" "$@" -o allow_other "$d/src" "$d/mnt" >"$d.log" 2>&1 &
+	pid[$t]=$!
 	for _ in $(seq 200); do
-		grep -q 'passthrough: ready' "$W.log" && return 0
-		kill -0 "$pid" 2>/dev/null || break
+		grep -q 'passthrough: ready' "$d.log" && return 0
+		kill -0 "${pid[$t]}" 2>/dev/null || break
 		sleep 0.1
 	done
-	sed 's/^/#   /' "$W.log" >&2
-	pid=
+	sed 's/^/#   /' "$d.log" >&2
+	unset "pid[$t]"
 	return 1
 }
 
 pt_has() { "$PT" --help 2>&1 | grep -q -- "$1"; }
 
-# start TRANSPORT: mount it at $W/mnt, or print why not and return 1.
+# start TRANSPORT: mount it at $(mnt TRANSPORT), or print why not and
+# return 1.
 start() {
-	rm -rf "$W"
-	mkdir -p "$W/mnt"
+	mkdir -p "$(mnt "$1")"
 	case "$1" in
 	tmpfs)
-		mount -t tmpfs -o size=1G tmpfs "$W/mnt" ;;
+		mount -t tmpfs -o size=1G tmpfs "$(mnt "$1")" ;;
 	kernel-fuse)
-		passthrough --dev /dev/fuse --fstype fuse --transport classic ;;
+		passthrough "$1" --dev /dev/fuse --fstype fuse --transport classic ;;
 	kernel-fuse-uring)
 		[ -e /sys/module/fuse/parameters/enable_uring ] || {
 			echo "bench-skip: $1: kernel $KERNEL has no FUSE over io-uring"
 			return 1
 		}
 		echo 1 >/sys/module/fuse/parameters/enable_uring
-		passthrough --dev /dev/fuse --fstype fuse --transport ring ;;
+		passthrough "$1" --dev /dev/fuse --fstype fuse --transport ring ;;
 	fuseuring-classic)
-		passthrough --transport classic ;;
+		passthrough "$1" --transport classic ;;
 	fuseuring-ring)
-		passthrough --transport ring ;;
+		passthrough "$1" --transport ring ;;
 	fuseuring-bufpool)
 		pt_has --bufpool || {
 			echo "bench-skip: $1: the passthrough example has no --bufpool"
 			return 1
 		}
-		passthrough --transport ring --bufpool ;;
+		passthrough "$1" --transport ring --bufpool ;;
 	fuseuring-zerocopy)
 		pt_has --zero-copy || {
 			echo "bench-skip: $1: the passthrough example has no --zero-copy"
 			return 1
 		}
-		passthrough --transport ring --zero-copy ;;
+		passthrough "$1" --transport ring --zero-copy ;;
 	*)
 		echo "bench-skip: $1: unknown transport"
 		return 1 ;;
@@ -110,13 +116,13 @@ FIO_WORKLOADS="randread-4k-1j:randread:4k:1 randread-4k-2j:randread:4k:2
 	randwrite-4k-1j:randwrite:4k:1 randwrite-4k-2j:randwrite:4k:2
 	seqread-1m:read:1m:1 seqwrite-1m:write:1m:1"
 
-fio_jobfile() {	# direct runtime
+fio_jobfile() {	# dir direct runtime
 	local w name rw bs jobs sfx=
 
-	[ "$1" = 1 ] && sfx=-direct
+	[ "$2" = 1 ] && sfx=-direct
 	printf '[global]\ndirectory=%s\nfilename=data\nsize=%s\nioengine=psync\n' \
-		"$W/mnt" "$SIZE"
-	printf 'direct=%s\ntime_based\nruntime=%s\ngroup_reporting\n' "$1" "$2"
+		"$1" "$SIZE"
+	printf 'direct=%s\ntime_based\nruntime=%s\ngroup_reporting\n' "$2" "$3"
 	for w in $FIO_WORKLOADS; do
 		IFS=: read -r name rw bs jobs <<<"$w"
 		printf '[%s%s]\nstonewall\nrw=%s\nbs=%s\nnumjobs=%s\n' \
@@ -124,11 +130,11 @@ fio_jobfile() {	# direct runtime
 	done
 }
 
-# fio_run direct runtime: one line per workload, "NAME VALUE UNIT"
-# (IOPS for 4 KiB, MiB/s for 1 MiB).
+# fio_run transport direct runtime: one line per workload, "NAME VALUE
+# UNIT" (IOPS for 4 KiB, MiB/s for 1 MiB).
 fio_run() {
-	fio_jobfile "$1" "$2" >"$W.fio"
-	fio --output-format=json "$W.fio" 2>/dev/null | python3 -c '
+	fio_jobfile "$(mnt "$1")" "$2" "$3" >"$W/$1.fio"
+	fio --output-format=json "$W/$1.fio" 2>/dev/null | python3 -c '
 import json, sys
 for j in json.load(sys.stdin)["jobs"]:
     side = j["read"] if j["read"]["io_bytes"] else j["write"]
@@ -139,74 +145,68 @@ for j in json.load(sys.stdin)["jobs"]:
 '
 }
 
-fio_workloads() {	# transport direct
-	local t=$1 d=$2 i name v unit out=()
+# metabench transport op threads files: ops/s
+metabench() {
+	"$BENCH/metabench" "$(mnt "$1")/m" "$2" "$3" "$4" | awk '{ print $6 }'
+}
 
-	fio_run "$d" 1 >/dev/null	# warm-up: lays the file out, fills caches
-	for i in $(seq "$RUNS"); do
-		out+=("$(fio_run "$d" "$RUNTIME")")
-	done
-	for name in $(printf '%s\n' "${out[0]}" | awk '{ print $1 }'); do
-		v=($(printf '%s\n' "${out[@]}" | awk -v n="$name" '$1 == n { print $2 }'))
-		unit=$(printf '%s\n' "${out[0]}" | awk -v n="$name" '$1 == n { print $3 }')
-		if [ ${#v[@]} != "$RUNS" ]; then
-			progress "$t $name: fio gave ${#v[@]} of $RUNS runs"
+# one_round TRANSPORT RUNTIME: every workload once on one transport, one
+# "NAME VALUE UNIT" line each.
+one_round() {
+	local t=$1 files=$FILES half=$((FILES / 2))
+
+	fio_run "$t" 0 "$2"
+	fio_run "$t" 1 "$2"
+	mkdir -p "$(mnt "$t")/m"
+	echo "create-1t $(metabench "$t" create 1 "$files") ops/s"
+	echo "stat-1t $(metabench "$t" stat 1 "$files") ops/s"
+	echo "unlink-1t $(metabench "$t" unlink 1 "$files") ops/s"
+	echo "create-2t $(metabench "$t" create 2 "$half") ops/s"
+	metabench "$t" unlink 2 "$half" >/dev/null
+	: >"$(mnt "$t")/rtt"
+	"$BENCH/rttbench" "$(mnt "$t")/rtt" "$RTT_COUNT" |
+		awk '{ print "rtt-p50", $3, "us"; print "rtt-p99", $4, "us" }'
+}
+
+# report TRANSPORT: the bench-result lines from the rounds' values.
+report() {
+	local t=$1 f=$W/$1.rounds name v unit
+
+	for name in $(awk '!seen[$1]++ { print $1 }' "$f"); do
+		v=($(awk -v n="$name" '$1 == n { print $2 }' "$f"))
+		unit=$(awk -v n="$name" '$1 == n { print $3; exit }' "$f")
+		if [ ${#v[@]} != "$RUNS" ] || printf '%s\n' "${v[@]}" | grep -qv '^[0-9.]*$'; then
+			progress "$t $name: ${#v[@]} of $RUNS runs gave a figure: ${v[*]}"
 			continue
 		fi
-		result "$name" "$t" "$unit" "${v[@]}"
-		progress "$t $name: ${v[*]} $unit"
+		printf 'bench-result: {"workload": "%s", "transport": "%s", "kernel": "%s", "value": %s, "unit": "%s", "runs": [%s]}\n' \
+			"$name" "$t" "$KERNEL" "$(median "${v[@]}")" "$unit" \
+			"$(IFS=,; echo "${v[*]}")"
 	done
-}
-
-meta_workloads() {
-	local t=$1 i c1=() c2=() s1=() u1=() out
-
-	mkdir -p "$W/mnt/m"
-	for i in $(seq "$RUNS"); do
-		out=$("$BENCH/metabench" "$W/mnt/m" create 1 "$FILES")
-		c1+=("$(echo "$out" | awk '{ print $6 }')")
-		s1+=("$("$BENCH/metabench" "$W/mnt/m" stat 1 "$FILES" | awk '{ print $6 }')")
-		u1+=("$("$BENCH/metabench" "$W/mnt/m" unlink 1 "$FILES" | awk '{ print $6 }')")
-		c2+=("$("$BENCH/metabench" "$W/mnt/m" create 2 "$((FILES / 2))" | awk '{ print $6 }')")
-		"$BENCH/metabench" "$W/mnt/m" unlink 2 "$((FILES / 2))" >/dev/null
-	done
-	result create-1t "$t" ops/s "${c1[@]}"
-	result create-2t "$t" ops/s "${c2[@]}"
-	result stat-1t "$t" ops/s "${s1[@]}"
-	result unlink-1t "$t" ops/s "${u1[@]}"
-	progress "$t create-1t ${c1[*]} create-2t ${c2[*]} stat-1t ${s1[*]} unlink-1t ${u1[*]}"
-}
-
-rtt_workloads() {
-	local t=$1 i p50=() p99=() out
-
-	: >"$W/mnt/rtt"
-	for i in $(seq "$RUNS"); do
-		out=$("$BENCH/rttbench" "$W/mnt/rtt" "$RTT_COUNT")
-		p50+=("$(echo "$out" | awk '{ print $3 }')")
-		p99+=("$(echo "$out" | awk '{ print $4 }')")
-	done
-	result rtt-p50 "$t" us "${p50[@]}"
-	result rtt-p99 "$t" us "${p99[@]}"
-	progress "$t rtt-p50 ${p50[*]} rtt-p99 ${p99[*]} us"
-}
-
-bench_transport() {
-	local t=$1
-
-	progress "== $t"
-	start "$t" || return 0
-	fio_workloads "$t" 0
-	fio_workloads "$t" 1
-	meta_workloads "$t"
-	rtt_workloads "$t"
-	stop_server
 }
 
 grep -q '^fuseuring ' /proc/modules || insmod "$KO" || exit 1
 TRANSPORTS=("$@")
 [ ${#TRANSPORTS[@]} -gt 0 ] || TRANSPORTS=(tmpfs kernel-fuse kernel-fuse-uring
 	fuseuring-classic fuseuring-ring fuseuring-bufpool fuseuring-zerocopy)
+trap stop_all EXIT
+rm -rf "$W"
+mkdir -p "$W"
 for t in "${TRANSPORTS[@]}"; do
-	bench_transport "$t"
+	start "$t" && up+=("$t") && : >"$W/$t.rounds"
+done
+progress "mounted: ${up[*]}"
+for t in "${up[@]}"; do
+	progress "warm-up: $t"
+	one_round "$t" 1 >/dev/null
+done
+for r in $(seq "$RUNS"); do
+	for t in "${up[@]}"; do
+		progress "round $r of $RUNS: $t"
+		one_round "$t" "$RUNTIME" | tee -a "$W/$t.rounds" |
+			tr '\n' ' ' | sed 's/^/bench:   /; s/ $/\n/' >&2
+	done
+done
+for t in "${up[@]}"; do
+	report "$t"
 done

@@ -43,7 +43,7 @@ def tables(records):
             cells = [fmt(by[(wl, t)]["value"], 1) if (wl, t) in by else "-"
                      for t in ts]
             out.append(f"| {wl} | {unit} | " + " | ".join(cells) + " |")
-        for ref in ("kernel-fuse", "tmpfs"):
+        for ref in ("kernel-fuse", "tmpfs", "kernel-fuse-uring"):
             if ref not in ts:
                 continue
             others = [t for t in ts if t != ref]
@@ -57,6 +57,43 @@ def tables(records):
                 out.append(f"| {wl} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
+
+
+# The targets: (what, transport, reference, workloads, minimum ratio).
+TARGETS = [
+    ("ring >= 2x the classic peer on creates", "fuseuring-ring", "kernel-fuse",
+     ["create-1t", "create-2t"], 2.0),
+    ("ring >= 2x the classic peer on 4 KiB random read, 1 job",
+     "fuseuring-ring", "kernel-fuse",
+     ["randread-4k-1j", "randread-4k-1j-direct"], 2.0),
+    ("ring >= 1.0x the classic peer on 1 MiB sequential", "fuseuring-ring",
+     "kernel-fuse", ["seqread-1m", "seqwrite-1m", "seqread-1m-direct",
+                     "seqwrite-1m-direct"], 1.0),
+    ("ring >= 0.95x the in-tree io-uring FUSE", "fuseuring-ring",
+     "kernel-fuse-uring", None, 0.95),
+    ("p99 round trip over the ring below the classic peer's",
+     "fuseuring-ring", "kernel-fuse", ["rtt-p99"], 1.0),
+]
+
+
+def targets(records):
+    out = ["### Targets (ratios from one run; latency inverted)\n",
+           "| target | kernel | workload | ratio | met |",
+           "|---|---|---|---:|---|"]
+    for kernel in sorted({r["kernel"] for r in records}):
+        by = {(r["workload"], r["transport"]): r for r in records
+              if r["kernel"] == kernel}
+        for what, t, ref, wls, minimum in TARGETS:
+            if wls is None:
+                wls = [w for (w, tr) in by if tr == ref]
+            for wl in wls:
+                r = ratio(by.get((wl, t)), by.get((wl, ref)))
+                if r is None:
+                    continue
+                met = "yes" if (r > minimum if wl == "rtt-p99"
+                                else r >= minimum) else "no"
+                out.append(f"| {what} | {kernel} | {wl} | {r:.2f} | {met} |")
+    return "\n".join(out) + "\n"
 
 
 def chart(records, path):
@@ -98,6 +135,7 @@ def chart(records, path):
 def main():
     records = json.load(open(sys.argv[1]))
     print(tables(records))
+    print(targets(records))
     if len(sys.argv) > 2:
         chart(records, sys.argv[2])
 

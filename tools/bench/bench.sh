@@ -9,7 +9,8 @@
 #
 # BENCH_KVERS: the kernels (default: the primary 6.12 with every
 # transport, then 7.3, where the in-tree FUSE over io-uring is the peer).
-# BENCH_RUNS, BENCH_RUNTIME, BENCH_SIZE, BENCH_FILES: see bench-guest.sh.
+# BENCH_RUNS, BENCH_RUNTIME, BENCH_SIZE, BENCH_FILES: see bench-guest.sh;
+# BENCH_MEM: guest memory (every transport is mounted at once).
 
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,6 +37,7 @@ for k in $KVERS; do
 	}
 	echo "bench: kernel $k: $transports"
 	"$TOP/tools/testing/vm/run-guest.sh" --kver "$k" --host-root --cpus 2 \
+		--mem "${BENCH_MEM:-4G}" \
 		--timeout "${BENCH_TIMEOUT:-1500}" \
 		--log "$OUT/guest-$k.kernel.log" -- \
 		env FUSEURING_KO="$ko" BENCH_RUNS="${BENCH_RUNS:-3}" \
