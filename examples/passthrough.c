@@ -737,6 +737,7 @@ static void usage(FILE *f)
 		"  --transport T        ring (default) or classic\n"
 		"  --queues N           ring queues (default: as the kernel has)\n"
 		"  --depth N            ring entries per queue (default 8)\n"
+		"  --pin-queues         ring: pin each queue's thread to its CPUs\n"
 		"  --payload BYTES      ring payload buffer size\n"
 		"  --bufpool[=KIND]     ring payloads in one pool per queue:\n"
 		"                       fixed (default: a registered buffer),\n"
@@ -768,6 +769,7 @@ int main(int argc, char **argv)
 		{ "transport", required_argument, NULL, 'T' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "depth", required_argument, NULL, 'D' },
+		{ "pin-queues", no_argument, NULL, 'P' },
 		{ "payload", required_argument, NULL, 'p' },
 		{ "threads", required_argument, NULL, 'n' },
 		{ "max-write", required_argument, NULL, 'w' },
@@ -807,6 +809,7 @@ int main(int argc, char **argv)
 			break;
 		case 'q': cfg.queues = atoi(optarg); break;
 		case 'D': cfg.depth = atoi(optarg); break;
+		case 'P': cfg.pin_queues = true; break;
 		case 'p': cfg.payload = strtoul(optarg, NULL, 0); break;
 		case 'B':
 			c = optarg ? fur_bufpool_parse(optarg) : FUR_BUFPOOL_FIXED;

@@ -87,6 +87,14 @@ struct fur_config {
 	uint64_t want;			/* INIT flags wanted (FUSE_*) */
 	uint32_t max_write;		/* default 1 MiB */
 	uint32_t max_readahead;		/* default: what the kernel offers */
+	/*
+	 * ring: pin each queue's thread to the CPUs whose requests the
+	 * kernel sends to that queue.  Off by default: with the client and
+	 * its server on one CPU every request costs two context switches on
+	 * that CPU, which doubled single-job latency in our measurements
+	 * (fuseuring-ring-notes.txt, "Queue threads and CPUs").
+	 */
+	bool pin_queues;
 };
 
 /* A request, as the handler sees it. */

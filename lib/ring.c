@@ -231,6 +231,8 @@ static void fur_queue_pin(struct fur_queue *q, unsigned int nqueues)
 	int c, ncpu = get_nprocs_conf();
 	cpu_set_t set;
 
+	if (!q->se->cfg.pin_queues)
+		return;
 	CPU_ZERO(&set);
 	for (c = 0; c < ncpu; c++)
 		if ((unsigned int)c % nqueues == q->qid)
