@@ -313,33 +313,6 @@ static void zs_stop_closed(struct rs *s)
 	close(s->fd);
 }
 
-/*
- * Whether the kernel exports the bvec-array io_buffer_register_bvec()
- * (7.x; 6.15 to 7.2 had one that takes a block request under that name,
- * which 7.x calls io_buffer_register_request), read from kallsyms so the
- * test does not take the module's word for it.
- */
-static bool kernel_has_bvec(void)
-{
-	char line[256];
-	bool bvec = false, request = false;
-	FILE *f = fopen("/proc/kallsyms", "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		char *name = strrchr(line, ' ');
-
-		if (!name)
-			continue;
-		name++;
-		name[strcspn(name, "\t\n")] = 0;
-		bvec |= !strcmp(name, "io_buffer_register_bvec");
-		request |= !strcmp(name, "io_buffer_register_request");
-	}
-	if (f)
-		fclose(f);
-	return bvec && request;
-}
-
 #define NEED_FUSEURING() do {						\
 	RS_NEED_RING();							\
 	if (getenv("FUSEURING_DEV"))					\
@@ -394,7 +367,7 @@ TEST(window_errors)
 	NEED_FUSEURING();
 	ASSERT_EQ(0, zs_mount(&s));
 	/* Upstream's kind needs io_buffer_register_bvec. */
-	if (kernel_has_bvec()) {
+	if (rs_kernel_has_bvec()) {
 		/* The queue is then upstream's: the window needs another. */
 		EXPECT_EQ(0, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
 				    FUSE_URING_ZERO_COPY));
@@ -706,7 +679,7 @@ static int kill_cycle(struct zs_shared *sh, bool bvec)
 	RS_NEED_RING();							\
 	if (getenv("FUSEURING_DEV"))					\
 		SKIP(return, "these cases assume fuseuring's one queue");	\
-	if (!kernel_has_bvec())						\
+	if (!rs_kernel_has_bvec())						\
 		SKIP(return, "the kernel does not export io_buffer_register_bvec: upstream's zero-copy is EOPNOTSUPP there"); \
 } while (0)
 
