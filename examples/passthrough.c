@@ -52,6 +52,8 @@ static struct {
 	pthread_mutex_t lock;
 	double timeout;
 	bool hooks, direct_io, keep_cache, writeback, stats, zero_copy;
+	/* READs and WRITEs whose data came zero-copy (for --stats). */
+	_Atomic uint64_t zero_copied;
 	const char *mountpoint;
 } pt = { .timeout = 1.0, .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -250,6 +252,8 @@ static int do_read(struct fur_req *req, struct node *n)
 			return fur_reply_err(req, EINTR);
 	}
 	/* Into the client's pages (zero-copy) or the ring's payload. */
+	if (fur_req_zero_copy(req))
+		pt.zero_copied++;
 	return fur_reply_read_fd(req, in->fh, in->offset, in->size);
 }
 
@@ -260,6 +264,8 @@ static int do_write(struct fur_req *req)
 	if (req->arglen < FUSE_COMPAT_WRITE_IN_SIZE)
 		return fur_reply_err(req, EINVAL);
 	/* From the client's pages (zero-copy) or the ring's payload. */
+	if (fur_req_zero_copy(req))
+		pt.zero_copied++;
 	return fur_reply_write_fd(req, in->fh, in->offset);
 }
 
@@ -700,8 +706,10 @@ static void on_ready(void *priv)
 		       fur_session_payload_mem(se));
 	if (pt.zero_copy)
 		printf("passthrough: zero-copy %s\n",
-		       fur_session_zero_copy(se) ? "on" :
-		       "refused by the kernel: copying");
+		       !fur_session_zero_copy(se) ?
+		       "refused by the kernel: copying" :
+		       fur_session_zero_copy_fixed(se) ?
+		       "on (registered buffers)" : "on (window)");
 	printf("passthrough: ready\n");
 	fflush(stdout);
 }
@@ -726,6 +734,9 @@ static void print_stats(struct fur_session *se)
 			printf(" %s %" PRIu64, fur_opname(op),
 			       fur_session_count(se, op));
 	printf("\n");
+	if (pt.zero_copy)
+		printf("passthrough: stats: zero-copied READ/WRITE %" PRIu64 "\n",
+		       (uint64_t)pt.zero_copied);
 }
 
 static void usage(FILE *f)

@@ -38,6 +38,7 @@ struct fur_session {
 	int init_err;			/* INIT could not be served */
 	bool inited;
 	bool zero_copy;			/* every ring queue has it */
+	bool zero_copy_fixed;		/* upstream's kind (ring.c) */
 	struct fur_ring *ring;
 };
 
@@ -52,6 +53,16 @@ struct fur_reply_ops {
 	 */
 	char *(*buf)(struct fur_req *req, size_t *cap);
 	int (*send_inplace)(struct fur_req *req, size_t len);
+	/*
+	 * Upstream's zero-copy (the request's pages are a registered buffer
+	 * of the ring): one READ_FIXED (read: fd into the pages) or
+	 * WRITE_FIXED (the pages to fd) of len bytes at byte at of the
+	 * pages and off of fd; bytes moved or -errno.
+	 */
+	ssize_t (*fixed_io)(struct fur_req *req, bool read, int fd, size_t at,
+			    size_t len, off_t off);
+	/* A zero-copied WRITE's data copied out of its pages (*len bytes). */
+	const void *(*fixed_data)(struct fur_req *req, size_t *len);
 };
 
 struct fur_req_priv {
@@ -62,6 +73,12 @@ struct fur_req_priv {
 	/* Zero-copy: the request's data in the window, and its room. */
 	char *zc_data;
 	size_t zc_len;
+	/*
+	 * Upstream's zero-copy: the data is in registered buffer zc_index of
+	 * the ring (zc_len bytes), reached by rops->fixed_io only.
+	 */
+	bool zc_fixed;
+	unsigned int zc_index;
 };
 
 /* Act on one request whose header is rp->in (session.c). */

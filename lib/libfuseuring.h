@@ -124,6 +124,11 @@ unsigned int fur_session_queues(const struct fur_session *se);
 size_t fur_session_payload_mem(const struct fur_session *se);
 /* Whether every ring queue has zero-copy (cfg.zero_copy and the kernel). */
 bool fur_session_zero_copy(const struct fur_session *se);
+/*
+ * Whether that zero-copy is upstream's kind (the client's pages are
+ * registered buffers of the ring: READ_FIXED/WRITE_FIXED), not the window.
+ */
+bool fur_session_zero_copy_fixed(const struct fur_session *se);
 /* "none", "user", "fixed", "kernel"; -1 for another name. */
 int fur_bufpool_parse(const char *name);
 /* Requests served, by opcode (0 .. FUR_MAX_OPCODE - 1). */

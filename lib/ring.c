@@ -16,11 +16,17 @@
  * after a private page that takes the header (see fur_pool_views()), so
  * the pool's memory is not copied nor doubled, only its address space.
  *
- * With cfg.zero_copy, each queue asks for fuseuring's zero-copy window
- * (ADD_QUEUE) and maps it; entry i is slot i of the window.  A request
- * that comes with FUSE_URING_ENT_ZERO_COPY has its data there
- * (zerocopy.c's helpers use it); a refused window means copies, as
- * without the option.
+ * With cfg.zero_copy, where the kernel has upstream's zero-copy (it
+ * registers a request's pages in the ring's buffer table), every queue
+ * is a zero-copy queue with a buffer pool (a server-memory one if
+ * cfg.bufpool names none) and a sparse buffer table: slot 0 for a
+ * registered pool, slot i + 1 for entry i.  Its data then moves with
+ * READ_FIXED/WRITE_FIXED on the queue's ring, waited for in the handler
+ * (fur_fixed_io(): completions of other entries wait in the stash).
+ * Elsewhere each queue asks for fuseuring's zero-copy window (ADD_QUEUE)
+ * and maps it; entry i is slot i of the window.  A request that comes
+ * with FUSE_URING_ENT_ZERO_COPY has its data there (zerocopy.c's helpers
+ * use either); a refused window means copies, as without the option.
  */
 #include <errno.h>
 #include <sched.h>
@@ -56,6 +62,12 @@ struct fur_pool {
 	unsigned int nslots;
 };
 
+/* A completion read while a handler waited for its fixed I/O. */
+struct fur_stashed {
+	struct fur_ent *ent;
+	int res;
+};
+
 struct fur_queue {
 	struct fur_session *se;
 	unsigned int qid;
@@ -65,6 +77,11 @@ struct fur_queue {
 	bool added;		/* ADD_QUEUE done (zero-copy) */
 	char *zc_win;		/* the zero-copy window, or NULL */
 	size_t zc_len;
+	/* Upstream's zero-copy: completions to handle, the bounce file. */
+	struct fur_stashed *stash;
+	unsigned int nstash;
+	int bounce_fd;
+	char *bounce;
 	unsigned int active;	/* entries the kernel still holds */
 	int err;
 	pthread_t thread;
@@ -75,6 +92,7 @@ struct fur_queue {
 struct fur_ring {
 	unsigned int nqueues;
 	unsigned int depth;
+	bool zc_bvec;		/* upstream's zero-copy on every queue */
 	size_t payload;		/* per entry, or a pool's slot */
 	enum fur_bufpool bufpool;
 	unsigned int nslots;	/* per queue, with a pool */
@@ -115,9 +133,99 @@ static void fur_cmd(struct fur_ent *ent, uint32_t cmd_op)
 	req = (struct fuse_uring_cmd_req *)sqe->cmd;
 	req->qid = ent->q->qid;
 	req->commit_id = ent->commit_id;
-	if (cmd_op == FUSE_IO_URING_CMD_REGISTER)
+	/* Upstream: 0 on a queue without zero-copy, as the kernel wants. */
+	if (cmd_op == FUSE_IO_URING_CMD_REGISTER && ent->q->se->ring->zc_bvec)
+		req->ent_zero_copy_buf_index = ent - ent->q->ents + 1;
+	else if (cmd_op == FUSE_IO_URING_CMD_REGISTER && ent->q->zc_win)
 		req->ent_zero_copy_buf_index = ent - ent->q->ents;
 	fur_cmd_fixed(ent->q, sqe);
+}
+
+/* The user_data of fixed I/O: no entry has this address. */
+static char fur_fixed_tag;
+
+static void fur_stash(struct fur_queue *q, struct fur_ent *ent, int res)
+{
+	q->stash[q->nstash++] = (struct fur_stashed){ ent, res };
+}
+
+/*
+ * One READ_FIXED or WRITE_FIXED on registered buffer zc_index of the
+ * queue's ring, waited for.  Only this thread submits and reaps the ring:
+ * completions of entries that come meanwhile wait in the stash (each
+ * entry has one command at most, so depth places are enough).
+ */
+static ssize_t ring_fixed_io(struct fur_req *req, bool read, int fd,
+			     size_t at, size_t len, off_t off)
+{
+	struct fur_req_priv *rp = req->priv;
+	struct fur_ent *ent = rp->transport;
+	struct fur_queue *q = ent->q;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	struct io_uring_cqe *cqe;
+	void *data;
+	int res;
+
+	while (!sqe) {
+		io_uring_submit(&q->ring);
+		sqe = io_uring_get_sqe(&q->ring);
+	}
+	memset(sqe, 0, 128);
+	/* A kernel buffer's addresses are offsets into its pages. */
+	if (read)
+		io_uring_prep_read_fixed(sqe, fd, (void *)(uintptr_t)at, len,
+					 off, rp->zc_index);
+	else
+		io_uring_prep_write_fixed(sqe, fd, (const void *)(uintptr_t)at,
+					  len, off, rp->zc_index);
+	io_uring_sqe_set_data(sqe, &fur_fixed_tag);
+	for (;;) {
+		res = io_uring_submit_and_wait(&q->ring, 1);
+		if (res < 0 && res != -EINTR)
+			return res;
+		while (!io_uring_peek_cqe(&q->ring, &cqe)) {
+			data = io_uring_cqe_get_data(cqe);
+			res = cqe->res;
+			io_uring_cqe_seen(&q->ring, cqe);
+			if (data == &fur_fixed_tag)
+				return res;
+			fur_stash(q, data, res);
+		}
+	}
+}
+
+/* Move len bytes between the pages and fd at 0: bytes moved or -errno. */
+static ssize_t fur_fixed_all(struct fur_req *req, bool read, int fd,
+			     size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = ring_fixed_io(req, read, fd, done, len - done, done);
+		if (n == -EINTR || n == -EAGAIN)
+			continue;
+		if (n <= 0)
+			return n ? n : -EIO;
+		done += n;
+	}
+	return done;
+}
+
+/* A zero-copied WRITE's data, copied into the bounce file's mapping. */
+static const void *ring_fixed_data(struct fur_req *req, size_t *len)
+{
+	struct fur_req_priv *rp = req->priv;
+	struct fur_ent *ent = rp->transport;
+
+	if (!rp->zc_data) {
+		if (fur_fixed_all(req, false, ent->q->bounce_fd, rp->zc_len) !=
+		    (ssize_t)rp->zc_len)
+			return NULL;
+		rp->zc_data = ent->q->bounce;
+	}
+	*len = rp->zc_len;
+	return rp->zc_data;
 }
 
 static int ring_send(struct fur_req *req, int error, const struct iovec *iov,
@@ -135,6 +243,11 @@ static int ring_send(struct fur_req *req, int error, const struct iovec *iov,
 		dst = rp->zc_data;
 		max = rp->zc_len;
 	}
+	/* Or to registered pages, by a READ_FIXED from the bounce file. */
+	if (rp->zc_fixed && rp->in.opcode == FUSE_READ) {
+		dst = ent->q->bounce;
+		max = rp->zc_len < max ? rp->zc_len : max;
+	}
 	for (i = 0; i < n; i++) {
 		if (off + iov[i].iov_len > max) {
 			oh.error = -EIO;	/* a reply the entry cannot carry */
@@ -143,6 +256,11 @@ static int ring_send(struct fur_req *req, int error, const struct iovec *iov,
 		}
 		memmove(dst + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
+	}
+	if (rp->zc_fixed && rp->in.opcode == FUSE_READ && off && !oh.error &&
+	    fur_fixed_all(req, true, ent->q->bounce_fd, off) != (ssize_t)off) {
+		oh.error = -EIO;
+		off = 0;
 	}
 	oh.len = sizeof(oh) + off;
 	memcpy(ent->hdr->in_out, &oh, sizeof(oh));
@@ -177,6 +295,7 @@ static char *ring_buf(struct fur_req *req, size_t *cap)
 
 static const struct fur_reply_ops ring_rops = {
 	.send = ring_send, .buf = ring_buf, .send_inplace = ring_send_inplace,
+	.fixed_io = ring_fixed_io, .fixed_data = ring_fixed_data,
 };
 
 static void fur_ent_request(struct fur_ent *ent)
@@ -214,7 +333,27 @@ static void fur_ent_request(struct fur_ent *ent)
 	}
 	memcpy(ent->payload - head, h->op_in, head);
 	if ((h->ring_ent_in_out.flags & FUSE_URING_ENT_ZERO_COPY) &&
-	    ent->q->zc_win) {
+	    r->zc_bvec) {
+		/*
+		 * The pages are registered buffer i + 1: a READ's size, a
+		 * WRITE's data (payload_sz, not in the pool); a WRITE's arg
+		 * is its header.
+		 */
+		const struct fuse_read_in *ri = (const void *)h->op_in;
+
+		rp.zc_fixed = true;
+		rp.zc_index = ent - ent->q->ents + 1;
+		rp.zc_len = rp.in.opcode == FUSE_READ ? ri->size : psz;
+		if (rp.zc_len > r->payload) {
+			struct fur_req rq = { .in = &rp.in, .se = ent->q->se,
+					      .priv = &rp };
+
+			fur_reply_err(&rq, EIO);
+			return;
+		}
+		psz = 0;
+	} else if ((h->ring_ent_in_out.flags & FUSE_URING_ENT_ZERO_COPY) &&
+		   ent->q->zc_win) {
 		/* The data is in the window; a WRITE's arg is its header. */
 		uint64_t at = h->ring_ent_in_out.reserved;
 
@@ -344,8 +483,14 @@ static int fur_pool_setup(struct fur_queue *q)
 	}
 	if (r->bufpool == FUR_BUFPOOL_FIXED) {
 		iov = (struct iovec){ p->base, len };
-		err = io_uring_register_buffers(&q->ring, &iov, 1);
-		if (err)
+		/* With zero-copy the table is there already, sparse. */
+		if (r->zc_bvec)
+			err = io_uring_register_buffers_update_tag(&q->ring, 0,
+								   &iov, NULL,
+								   1);
+		else
+			err = io_uring_register_buffers(&q->ring, &iov, 1);
+		if (err < 0)
 			return err;
 	}
 	err = fur_queue_cmd(q, FUSE_IO_URING_CMD_ADD_BUFPOOL, flags,
@@ -371,6 +516,41 @@ static void fur_pool_free(struct fur_queue *q, size_t slot)
 }
 
 /*
+ * Upstream's zero-copy (fur_ring_start() found the kernel has it): a
+ * zero-copy queue, its buffer table (slot 0 a registered pool's, slot
+ * i + 1 entry i's) and the bounce file for replies and data a handler
+ * gives or wants as bytes.
+ */
+static int fur_zc_bvec_setup(struct fur_queue *q)
+{
+	struct fur_ring *r = q->se->ring;
+	void *p;
+	int err;
+
+	q->stash = calloc(r->depth, sizeof(*q->stash));
+	if (!q->stash)
+		return -ENOMEM;
+	err = q->added ? 0 :
+	      fur_queue_cmd(q, FUSE_IO_URING_CMD_ADD_QUEUE,
+			    FUSE_URING_ZERO_COPY, 0, 0);
+	if (err)
+		return err;
+	q->added = true;
+	err = io_uring_register_buffers_sparse(&q->ring, r->depth + 1);
+	if (err)
+		return err;
+	q->bounce_fd = memfd_create("fur-zc-bounce", MFD_CLOEXEC);
+	if (q->bounce_fd < 0 || ftruncate(q->bounce_fd, r->payload))
+		return -errno;
+	p = mmap(NULL, r->payload, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 q->bounce_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	q->bounce = p;
+	return 0;
+}
+
+/*
  * Zero-copy: ADD_QUEUE asks for the window, which is then mapped.  A
  * kernel or a server that cannot have it (EPERM without CAP_SYS_ADMIN,
  * EINVAL where the window is unknown) gets a plain queue: copies.
@@ -381,6 +561,8 @@ static int fur_zc_setup(struct fur_queue *q)
 	void *win;
 	int err;
 
+	if (r->zc_bvec)
+		return fur_zc_bvec_setup(q);
 	if (r->depth > FUSEURING_ZC_MAX_ENTS)
 		return 0;
 	err = fur_queue_cmd(q, FUSE_IO_URING_CMD_ADD_QUEUE,
@@ -462,6 +644,24 @@ static int fur_queue_setup(struct fur_queue *q)
 	return 0;
 }
 
+/* An entry's command completed with res. */
+static void fur_ent_complete(struct fur_queue *q, struct fur_ent *ent, int res)
+{
+	if (res == -EAGAIN) {	/* REGISTER before INIT's reply */
+		usleep(1000);
+		fur_cmd(ent, FUSE_IO_URING_CMD_REGISTER);
+		return;
+	}
+	if (res < 0) {
+		/* ENOTCONN: unmounted or aborted. */
+		if (res != -ENOTCONN && res != -ENODEV && !q->err)
+			q->err = res;
+		q->active--;
+		return;
+	}
+	fur_ent_request(ent);
+}
+
 static void *fur_queue_thread(void *arg)
 {
 	struct fur_queue *q = arg;
@@ -480,6 +680,13 @@ static void *fur_queue_thread(void *arg)
 		return NULL;
 
 	while (q->active) {
+		/* What came while a handler waited for its fixed I/O. */
+		if (q->nstash) {
+			struct fur_stashed st = q->stash[--q->nstash];
+
+			fur_ent_complete(q, st.ent, st.res);
+			continue;
+		}
 		err = io_uring_submit_and_wait(&q->ring, 1);
 		if (err < 0 && err != -EINTR) {
 			q->err = err;
@@ -490,19 +697,7 @@ static void *fur_queue_thread(void *arg)
 			int res = cqe->res;
 
 			io_uring_cqe_seen(&q->ring, cqe);
-			if (res == -EAGAIN) {	/* REGISTER before INIT's reply */
-				usleep(1000);
-				fur_cmd(ent, FUSE_IO_URING_CMD_REGISTER);
-				continue;
-			}
-			if (res < 0) {
-				/* ENOTCONN: unmounted or aborted. */
-				if (res != -ENOTCONN && res != -ENODEV && !q->err)
-					q->err = res;
-				q->active--;
-				continue;
-			}
-			fur_ent_request(ent);
+			fur_ent_complete(q, ent, res);
 		}
 	}
 	return NULL;
@@ -527,6 +722,26 @@ static unsigned int fur_kernel_queues(struct fur_session *se)
 	return n ? n : (unsigned int)get_nprocs_conf();
 }
 
+/*
+ * Whether the kernel gives this server upstream's zero-copy: ADD_QUEUE of
+ * queue 0 with FUSE_URING_ZERO_COPY, from a ring of its own (the queue
+ * stays added, as a zero-copy queue, when it says 0).  -EOPNOTSUPP (a
+ * kernel without it: fuseuring's window then) or -EPERM otherwise.
+ */
+static int fur_zc_bvec_probe(struct fur_session *se)
+{
+	struct fur_queue q = { .se = se, .qid = 0 };
+	int err;
+
+	err = io_uring_queue_init(4, &q.ring, IORING_SETUP_SQE128);
+	if (err)
+		return err;
+	err = fur_queue_cmd(&q, FUSE_IO_URING_CMD_ADD_QUEUE,
+			    FUSE_URING_ZERO_COPY, 0, 0);
+	io_uring_queue_exit(&q.ring);
+	return err;
+}
+
 int fur_ring_start(struct fur_session *se)
 {
 	struct fur_ring *r = calloc(1, sizeof(*r));
@@ -543,6 +758,12 @@ int fur_ring_start(struct fur_session *se)
 	if (r->payload < 8192)
 		r->payload = 8192;
 	r->bufpool = se->cfg.bufpool;
+	if (se->cfg.zero_copy && !fur_zc_bvec_probe(se)) {
+		/* Upstream's zero-copy queues take only pools. */
+		r->zc_bvec = true;
+		if (r->bufpool == FUR_BUFPOOL_NONE)
+			r->bufpool = FUR_BUFPOOL_USER;
+	}
 	if (r->bufpool != FUR_BUFPOOL_NONE) {
 		/*
 		 * The kernel carves the pool at its max payload: max(8192,
@@ -576,6 +797,9 @@ int fur_ring_start(struct fur_session *se)
 
 		q->se = se;
 		q->qid = i;
+		q->bounce_fd = -1;
+		/* The probe added queue 0 already. */
+		q->added = r->zc_bvec && !i;
 		if (pthread_create(&q->thread, NULL, fur_queue_thread, q)) {
 			err = -EAGAIN;
 			break;
@@ -584,6 +808,7 @@ int fur_ring_start(struct fur_session *se)
 	}
 	pthread_mutex_lock(&se->lock);
 	se->zero_copy = se->cfg.zero_copy;
+	se->zero_copy_fixed = r->zc_bvec;
 	for (i = 0; i < r->nqueues; i++) {
 		struct fur_queue *q = &r->queues[i];
 
@@ -591,7 +816,7 @@ int fur_ring_start(struct fur_session *se)
 			pthread_cond_wait(&se->cond, &se->lock);
 		if (!err && q->err)
 			err = q->err;
-		if (!q->zc_win)
+		if (!q->zc_win && !r->zc_bvec)
 			se->zero_copy = false;
 	}
 	pthread_mutex_unlock(&se->lock);
@@ -647,6 +872,11 @@ void fur_ring_wait(struct fur_session *se)
 			fur_pool_free(q, r->payload);
 		if (q->zc_win)
 			munmap(q->zc_win, q->zc_len);
+		if (q->bounce)
+			munmap(q->bounce, r->payload);
+		if (q->bounce_fd >= 0)
+			close(q->bounce_fd);
+		free(q->stash);
 	}
 	free(r->queues);
 	free(r);

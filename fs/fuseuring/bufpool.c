@@ -33,8 +33,9 @@
  * ADD_QUEUE: announce a queue before its pool and entries.  A queue that
  * already has entries (REGISTER announces a queue too, as upstream) or
  * was added before is -EEXIST.  Zero-copy: -EPERM without CAP_SYS_ADMIN
- * (as upstream); upstream's kind is -EOPNOTSUPP, fuseuring's window
- * (FUSEURING_ZERO_COPY_WINDOW) makes a window queue (zerocopy.c).
+ * (as upstream); upstream's kind (zerocopy_bvec.c) where the kernel has
+ * it, else -EOPNOTSUPP; fuseuring's window (FUSEURING_ZERO_COPY_WINDOW)
+ * makes a window queue (zerocopy.c).
  */
 int fur_ring_add_queue(struct fur_ring *ring,
 		       const struct fuse_uring_cmd_req *cr)
@@ -57,8 +58,10 @@ int fur_ring_add_queue(struct fur_ring *ring,
 		err = -EEXIST;
 	else
 		q->added = true;
-	if (!err && zc)
+	if (!err && zc == FUR_ZC_WINDOW)
 		q->zc_window = true;
+	if (!err && zc == FUR_ZC_BVEC)
+		q->zc_bvec = true;
 	spin_unlock(&q->lock);
 	return err;
 }

@@ -157,6 +157,22 @@ int fur_t(struct io_uring_cmd *c, struct iov_iter *i, unsigned int f)
 feature ZAP_SPECIAL_VMA_RANGE "linux/mm.h" '
 void (*fur_t)(struct vm_area_struct *, unsigned long,
 	      unsigned long) = zap_special_vma_range;' &
+# Upstream's zero-copy (7.x): a command registers a bvec array as a
+# kernel buffer in its ring's buffer table.  Not with CONFIG_IO_URING off,
+# where the declarations are stubs.
+feature IO_BUFFER_REGISTER_BVEC "linux/io_uring/cmd.h" '
+#ifndef CONFIG_IO_URING
+#error no io_uring
+#endif
+static void fur_rel(void *p) {}
+int fur_t(struct io_uring_cmd *c, const struct bio_vec *b, unsigned int f)
+{
+	unsigned long ctx = (unsigned long)io_uring_cmd_ctx_handle(c);
+
+	return io_buffer_register_bvec(c, b, 1, fur_rel, NULL, IO_BUF_DEST,
+				       0, f) + io_buffer_unregister(c, 0, f) +
+	       (ctx ? IO_BUF_SOURCE : 0);
+}' &
 # vm_flags became read-only behind vm_flags_set()/vm_flags_clear() in 6.3.
 feature VM_FLAGS_SET "linux/mm.h" '
 void fur_t(struct vm_area_struct *v) { vm_flags_set(v, VM_IO); }' &

@@ -150,7 +150,15 @@ static unsigned int fur_ring_payload_in(struct fur_req *req)
  */
 static bool fur_ring_needs_slot(struct fur_ring_queue *q, struct fur_req *req)
 {
-	return q->pool && (fur_ring_payload_in(req) || req->args->out_numargs);
+	if (!q->pool)
+		return false;
+	/*
+	 * As upstream: a zero-copied READ has nothing to copy either way, a
+	 * WRITE still gets fuse_write_out back.
+	 */
+	if (fur_zcb_wanted(q, req))
+		return req->args->opcode == FUSE_WRITE;
+	return fur_ring_payload_in(req) || req->args->out_numargs;
 }
 
 /*
@@ -203,9 +211,11 @@ static_assert(offsetof(struct fuse_uring_req_header, op_in) ==
  * Copy a request into an entry's buffers: fuse_in_header to in_out, the
  * opcode's argument struct to op_in, everything else to the payload.
  * Runs in the server's task (the command's task work or its own issue).
+ * A failure of this request alone sets *req_err to the error the request
+ * ends with (the entry goes on); any other failure is the entry's.
  */
 static int fur_ring_copy_in(struct fur_ring_ent *ent, struct fur_req *req,
-			    unsigned int flags)
+			    unsigned int flags, int *req_err)
 {
 	struct fuse_uring_req_header __user *h = ent->headers;
 	struct fur_args *args = req->args;
@@ -229,10 +239,22 @@ static int fur_ring_copy_in(struct fur_ring_ent *ent, struct fur_req *req,
 	}
 	if (copy_to_user(&h->in_out, &in, sizeof(in)))
 		return -EFAULT;
-	if (size > ent->payload_sz)
+	if (size > ent->payload_sz) {
+		*req_err = args->opcode == FUSE_SETXATTR ? -E2BIG : -EIO;
 		return -E2BIG;
-	/* Zero-copy: the data (a WRITE's last argument) is in the window. */
-	if (fur_zc_map(ent, req, &zc_off)) {
+	}
+	/*
+	 * Zero-copy: the data (a WRITE's last argument, a READ's reply) is
+	 * in the registered pages, or in the window.
+	 */
+	if (fur_zcb_wanted(ent->queue, req)) {
+		err = fur_zcb_register(ent, req, flags);
+		if (err) {
+			*req_err = err;
+			return err;
+		}
+		io.flags = FUSE_URING_ENT_ZERO_COPY;
+	} else if (fur_zc_map(ent, req, &zc_off)) {
 		io.flags = FUSE_URING_ENT_ZERO_COPY;
 		io.reserved = zc_off;
 	} else {
@@ -247,6 +269,7 @@ static int fur_ring_copy_in(struct fur_ring_ent *ent, struct fur_req *req,
 		io.offset = fur_bufpool_slot_offset(ent);
 	if (copy_to_user(&h->ring_ent_in_out, &io, sizeof(io))) {
 		fur_zc_unmap(ent);
+		fur_zcb_unregister(ent, ent->cmd, flags);
 		return -EFAULT;
 	}
 	return 0;
@@ -276,7 +299,7 @@ static int fur_ring_copy_out(struct fur_ring_ent *ent, struct fur_req *req,
 	if (oh.error)
 		return 0;
 	/* A zero-copy READ's data is in the pages already. */
-	if (ent->zc_mm && req->args->out_pages)
+	if ((ent->zc_mm || ent->zcb) && req->args->out_pages)
 		return fur_zc_copy_out(req, io.payload_sz);
 	if (io.payload_sz > ent->payload_sz)
 		return -EINVAL;
@@ -323,11 +346,13 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 	struct fur_ring_queue *q = ent->queue;
 	struct io_uring_cmd *cmd = ent->cmd;
 	struct fur_req *req = ent->req, *next;
-	int err, cmd_err;
+	int err, cmd_err, req_err;
 	bool last, stopped;
 
 	for (;;) {
-		err = task_dead ? -ENOTCONN : fur_ring_copy_in(ent, req, flags);
+		req_err = 0;
+		err = task_dead ? -ENOTCONN :
+		      fur_ring_copy_in(ent, req, flags, &req_err);
 
 		spin_lock(&q->lock);
 		if (!q->stopped && task_dead) {
@@ -343,7 +368,7 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 			return;
 		}
 		stopped = q->stopped;
-		if (stopped || (err && err != -E2BIG)) {
+		if (stopped || (err && !req_err)) {
 			cmd_err = stopped ? -ENOTCONN : err;
 			if (!stopped)
 				q->stats.errors++;
@@ -351,6 +376,7 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 			last = fur_ent_unlink(ent);
 			spin_unlock(&q->lock);
 			fur_zc_unmap(ent);
+			fur_zcb_unregister(ent, cmd, flags);
 			fur_ring_fail_req(req, stopped ? -ENOTCONN : -EIO);
 			fur_cmd_done(cmd, cmd_err, flags);
 			fur_ent_free(ent, last);
@@ -373,8 +399,9 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 			return;
 		}
 		/*
-		 * Too big for the payload buffer: fail it, take the next.  Once
-		 * AVAIL, the entry is send_req's: only the local next counts.
+		 * Too big for the payload buffer, or its pages could not be
+		 * registered: fail it, take the next.  Once AVAIL, the entry
+		 * is send_req's: only the local next counts.
 		 */
 		q->stats.errors++;
 		ent->req = NULL;
@@ -384,8 +411,7 @@ static void fur_ring_dispatch(struct fur_ring_ent *ent, unsigned int flags,
 		if (!next)
 			fur_ent_set(ent, FUR_ENT_AVAIL);
 		spin_unlock(&q->lock);
-		fur_ring_fail_req(req, req->args->opcode == FUSE_SETXATTR ?
-				  -E2BIG : -EIO);
+		fur_ring_fail_req(req, req_err);
 		if (!next)
 			return;
 		req = next;
@@ -698,6 +724,11 @@ static int fur_ring_commit(struct fur_conn *fc, struct io_uring_cmd *cmd,
 		return -ENOENT;
 	}
 	ent = found;
+	if (!fur_zcb_commit_ok(ent, cmd)) {
+		q->stats.errors++;
+		spin_unlock(&q->lock);
+		return -EINVAL;
+	}
 	req = ent->req;
 	ent->cmd = cmd;
 	ent->task = current;
@@ -707,8 +738,12 @@ static int fur_ring_commit(struct fur_conn *fc, struct io_uring_cmd *cmd,
 	spin_unlock(&q->lock);
 
 	err = fur_ring_copy_out(ent, req, flags);
-	/* The pages go back to the client: out of the server's window first. */
+	/*
+	 * The pages go back to the client: out of the server's window, or
+	 * its buffer table, first.
+	 */
 	fur_zc_unmap(ent);
+	fur_zcb_unregister(ent, cmd, flags);
 
 	spin_lock(&q->lock);
 	ent->req = NULL;
@@ -868,6 +903,9 @@ static int fur_ring_register_payload(struct fur_ring_queue *q,
 		if (payload->iov_base || payload->iov_len ||
 		    !fur_bufpool_cmd_ok(q, cmd))
 			err = -EINVAL;
+	} else if (q->zc_bvec) {
+		/* As upstream: zero-copy queues take only pools. */
+		err = -EINVAL;
 	} else if (payload->iov_len < q->ring->max_payload) {
 		err = -EINVAL;
 	} else {
@@ -1069,13 +1107,12 @@ static void fur_ring_abort(struct fur_conn *fc)
 	struct fur_req *req, *rnext;
 	struct fur_ring_queue *q;
 	unsigned int i;
+	LIST_HEAD(parked);
+	LIST_HEAD(held);
+	LIST_HEAD(reqs);
 
 	WRITE_ONCE(ring->stopped, true);
 	for (i = 0; i < ring->nr_queues; i++) {
-		LIST_HEAD(parked);
-		LIST_HEAD(held);
-		LIST_HEAD(reqs);
-
 		q = ring->queues[i];
 		spin_lock(&q->lock);
 		q->stopped = true;
@@ -1092,23 +1129,27 @@ static void fur_ring_abort(struct fur_conn *fc)
 		}
 		q->stats.inflight = 0;
 		spin_unlock(&q->lock);
+	}
 
-		/* Pages the server holds leave its window before they end. */
-		list_for_each_entry_safe(ent, next, &held, list) {
-			list_del(&ent->list);
-			fur_zc_unmap(ent);
-			kfree(ent);
-		}
-		list_for_each_entry_safe(req, rnext, &reqs, list) {
-			list_del_init(&req->list);
-			set_bit(FR_ABORTED, &req->flags);
-			fur_ring_fail_req(req, -ENOTCONN);
-		}
-		list_for_each_entry_safe(ent, next, &parked, list) {
-			list_del(&ent->list);
-			fur_cmd_done(ent->cmd, -ENOTCONN, IO_URING_F_UNLOCKED);
-			kfree(ent);
-		}
+	/*
+	 * Pages the server holds leave its window, or its buffer table (with
+	 * a parked command of the same ring, of any queue), before they end.
+	 */
+	fur_zcb_abort(&held, &parked);
+	list_for_each_entry_safe(ent, next, &held, list) {
+		list_del(&ent->list);
+		fur_zc_unmap(ent);
+		kfree(ent);
+	}
+	list_for_each_entry_safe(req, rnext, &reqs, list) {
+		list_del_init(&req->list);
+		set_bit(FR_ABORTED, &req->flags);
+		fur_ring_fail_req(req, -ENOTCONN);
+	}
+	list_for_each_entry_safe(ent, next, &parked, list) {
+		list_del(&ent->list);
+		fur_cmd_done(ent->cmd, -ENOTCONN, IO_URING_F_UNLOCKED);
+		kfree(ent);
 	}
 	fur_ring_sync_ready(ring);
 }
@@ -1131,8 +1172,10 @@ void fur_uring_destroy(struct fur_conn *fc)
 			     !list_empty(&q->ent_dispatch) ||
 			     !list_empty(&q->ent_commit) ||
 			     !list_empty(&q->reqs));
-		list_for_each_entry_safe(ent, next, &q->ent_user, list)
+		list_for_each_entry_safe(ent, next, &q->ent_user, list) {
+			fur_zcb_unregister(ent, NULL, 0);
 			kfree(ent);
+		}
 		fur_bufpool_free(q->pool);
 		kfree(q);
 	}

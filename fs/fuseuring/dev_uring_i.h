@@ -57,6 +57,13 @@ struct fur_ring_ent {
 	struct mm_struct *zc_mm;
 	unsigned long zc_addr;
 	unsigned long zc_len;
+	/*
+	 * Upstream's zero-copy (zerocopy_bvec.c): the request's pages while
+	 * they are registered in slot zc_index of the buffer table of the
+	 * ring (io_uring context, compared only) zc_ctx.  Owned as zc_mm.
+	 */
+	struct fur_zc_buf *zcb;
+	unsigned long zc_ctx;
 };
 
 #define FUR_NO_SLOT	(-1)
@@ -132,6 +139,8 @@ struct fur_ring_queue {
 	 * window (owner mm, compared only, and start) while it exists.
 	 */
 	bool zc_window;
+	/* Upstream's zero-copy: set by ADD_QUEUE, needs a buffer pool. */
+	bool zc_bvec;
 	struct mm_struct *zc_owner;
 	unsigned long zc_start;
 	unsigned long zc_size;
@@ -175,11 +184,19 @@ int fur_bufpool_payload_iter(struct fur_ring_ent *ent, int dir, size_t size,
 u32 fur_bufpool_slot_offset(struct fur_ring_ent *ent);
 void fur_bufpool_free(struct fur_bufpool *pool);
 
+/* What ADD_QUEUE's flags ask for (fur_zc_queue_flags()). */
+enum fur_zc_kind {
+	FUR_ZC_NONE,
+	FUR_ZC_WINDOW,		/* fuseuring's window (zerocopy.c) */
+	FUR_ZC_BVEC,		/* upstream's registered pages (zerocopy_bvec.c) */
+};
+
 /*
  * zerocopy.c: the zero-copy window of 6.x kernels without
  * io_buffer_register_bvec (see Documentation/filesystems/fuseuring-zerocopy.rst).
- * fur_zc_queue_flags() checks ADD_QUEUE's flags: 1 for a window queue,
- * 0 for none, or -errno.  fur_zc_map() maps a READ/WRITE's pages into
+ * fur_zc_queue_flags() checks ADD_QUEUE's flags: an enum fur_zc_kind or
+ * -errno.  fur_zc_register() checks REGISTER's ent_zero_copy_buf_index.
+ * fur_zc_map() maps a READ/WRITE's pages into
  * its entry's window (in the server's task), fur_zc_unmap() takes them
  * out; every path that ends a mapped request calls it first.
  */
@@ -190,5 +207,57 @@ bool fur_zc_map(struct fur_ring_ent *ent, struct fur_req *req, u32 *data_off);
 void fur_zc_unmap(struct fur_ring_ent *ent);
 int fur_zc_copy_out(struct fur_req *req, unsigned int nbytes);
 int fur_zc_mmap(struct file *file, struct vm_area_struct *vma);
+
+/*
+ * zerocopy_bvec.c: upstream's zero-copy, where the kernel exports
+ * io_buffer_register_bvec.  fur_zcb_wanted(): whether a request of q is
+ * zero-copied (q->lock or not: it reads constants).  fur_zcb_register()
+ * registers its pages in ent's slot with ent's command (server's task);
+ * fur_zcb_unregister() empties the slot with cmd, a command of the same
+ * ring (NULL: none left, the server's ring drops it); every path that
+ * ends a registered request calls it first.  fur_zcb_commit_ok(): a
+ * commit of ent comes from the ring its pages are registered in.
+ * fur_zcb_abort() empties held entries' slots with parked commands.
+ */
+struct fur_zc_buf;
+#if FUR_HAVE_IO_BUFFER_REGISTER_BVEC
+bool fur_zcb_wanted(struct fur_ring_queue *q, struct fur_req *req);
+int fur_zcb_register(struct fur_ring_ent *ent, struct fur_req *req,
+		     unsigned int issue_flags);
+void fur_zcb_unregister(struct fur_ring_ent *ent, struct io_uring_cmd *cmd,
+			unsigned int issue_flags);
+bool fur_zcb_commit_ok(struct fur_ring_ent *ent, struct io_uring_cmd *cmd);
+void fur_zcb_abort(struct list_head *held, struct list_head *parked);
+#else
+static inline bool fur_zcb_wanted(struct fur_ring_queue *q,
+				  struct fur_req *req)
+{
+	return false;
+}
+
+static inline int fur_zcb_register(struct fur_ring_ent *ent,
+				   struct fur_req *req,
+				   unsigned int issue_flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void fur_zcb_unregister(struct fur_ring_ent *ent,
+				      struct io_uring_cmd *cmd,
+				      unsigned int issue_flags)
+{
+}
+
+static inline bool fur_zcb_commit_ok(struct fur_ring_ent *ent,
+				     struct io_uring_cmd *cmd)
+{
+	return true;
+}
+
+static inline void fur_zcb_abort(struct list_head *held,
+				 struct list_head *parked)
+{
+}
+#endif
 
 #endif /* _FS_FUSEURING_DEV_URING_I_H */

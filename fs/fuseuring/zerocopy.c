@@ -41,33 +41,38 @@ static void fur_zc_zap(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
- * ADD_QUEUE flags: zero-copy is for CAP_SYS_ADMIN only (the window
- * shows other users' file data).  Upstream's registered-buffer kind
- * needs io_buffer_register_bvec, which this kernel lacks: -EOPNOTSUPP
- * tells the server to ask for the window instead.
+ * ADD_QUEUE flags: zero-copy is for CAP_SYS_ADMIN only (the server sees
+ * other users' file data).  FUSE_URING_ZERO_COPY alone is upstream's
+ * registered-buffer kind: where the kernel lacks io_buffer_register_bvec,
+ * -EOPNOTSUPP tells the server to ask for the window instead.
  */
 int fur_zc_queue_flags(u64 flags)
 {
 	if (flags & ~(FUSE_URING_ZERO_COPY | FUSEURING_ZERO_COPY_WINDOW))
 		return -EINVAL;
 	if (!(flags & FUSE_URING_ZERO_COPY))
-		return flags ? -EINVAL : 0;
+		return flags ? -EINVAL : FUR_ZC_NONE;
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	if (!(flags & FUSEURING_ZERO_COPY_WINDOW))
-		return -EOPNOTSUPP;
-	return 1;
+	if (flags & FUSEURING_ZERO_COPY_WINDOW)
+		return FUR_ZC_WINDOW;
+	return FUR_HAVE_IO_BUFFER_REGISTER_BVEC ? FUR_ZC_BVEC : -EOPNOTSUPP;
 }
 
-/* REGISTER on a window queue names the entry's slot of the window. */
+/*
+ * REGISTER names the entry's slot: of the window (below
+ * FUSEURING_ZC_MAX_ENTS), or of the server's buffer table (io_uring
+ * checks it when it registers pages there).  As upstream, a queue
+ * without zero-copy takes only 0.
+ */
 int fur_zc_register(struct fur_ring_queue *q, struct fur_ring_ent *ent,
 		    const struct fuse_uring_cmd_req *cr)
 {
 	u16 index = READ_ONCE(cr->ent_zero_copy_buf_index);
 
-	if (!READ_ONCE(q->zc_window))
-		return 0;
-	if (index >= FUSEURING_ZC_MAX_ENTS)
+	if (READ_ONCE(q->zc_window) && index >= FUSEURING_ZC_MAX_ENTS)
+		return -EINVAL;
+	if (!READ_ONCE(q->zc_window) && !READ_ONCE(q->zc_bvec) && index)
 		return -EINVAL;
 	ent->zc_index = index;
 	return 0;

@@ -77,6 +77,33 @@ static inline bool rs_kernel_has_ring(void)
 	       !access("/sys/module/fuseuring/parameters/ring_queues", F_OK);
 }
 
+/*
+ * Whether the kernel exports the bvec-array io_buffer_register_bvec()
+ * (7.x; 6.15 to 7.2 had one that takes a block request under that name,
+ * which 7.x calls io_buffer_register_request), read from kallsyms so the
+ * test does not take the module's word for it.
+ */
+static inline bool rs_kernel_has_bvec(void)
+{
+	char line[256];
+	bool bvec = false, request = false;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *name = strrchr(line, ' ');
+
+		if (!name)
+			continue;
+		name++;
+		name[strcspn(name, "\t\n")] = 0;
+		bvec |= !strcmp(name, "io_buffer_register_bvec");
+		request |= !strcmp(name, "io_buffer_register_request");
+	}
+	if (f)
+		fclose(f);
+	return bvec && request;
+}
+
 /* Load FUSEURING_KO (default fuseuring.ko) unless the module is in. */
 static inline int rs_load_module(void)
 {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Zero-copy over the io_uring transport, fuseuring's window kind (for
- * kernels without io_buffer_register_bvec): only CAP_SYS_ADMIN may ask
+ * Zero-copy over the io_uring transport, in its two kinds.
+ *
+ * fuseuring's window (every kernel): only CAP_SYS_ADMIN may ask
  * for it (EPERM); the errnos of the window's mmap and REGISTER; data that
  * the server moves straight between the client's pages and its window
  * (READ and WRITE, unaligned offsets, partial pages, EOF, buffered,
@@ -9,6 +10,12 @@
  * WRITE's pages are read-only in it; kill -9 of a server with pages in
  * its window, once and in a thousand cycles that must leave mm_structs,
  * unreclaimable slab and free pages where they were.
+ *
+ * Upstream's kind (bvec_*: kernels that export io_buffer_register_bvec,
+ * SKIP elsewhere): EPERM without CAP_SYS_ADMIN, its REGISTER errnos, the
+ * same data through READ_FIXED/WRITE_FIXED on the registered pages, a
+ * WRITE's pages not writable, every slot empty once its request ends
+ * (commit, abort), kill -9 with pages registered, once and in cycles.
  * Raw ring server: ring_server.h.
  */
 #include <setjmp.h>
@@ -27,6 +34,10 @@ struct zs_shared {
 	volatile int zc_reads, zc_writes, copied, held;
 	volatile long write_bad, read_bytes;
 	volatile int sigbus_on_write;	/* stores into WRITE pages faulted */
+	/* Upstream's kind: READ_FIXED into a WRITE's pages refused. */
+	volatile int write_pages_ro;
+	/* Slots probed while no request held them, and found registered. */
+	volatile int probes, stale_slots;
 };
 
 struct zs {
@@ -38,6 +49,13 @@ struct zs {
 	bool probe_write;		/* try to store into a WRITE's pages */
 	struct zs_shared *sh;
 	pthread_t thr;
+	/* Upstream's kind: the pool, the file READs come from, the sink. */
+	bool bvec;
+	char *pool;
+	int backing, sink;
+	bool busy[NENTS];		/* entry n's pages are registered */
+	struct fuse_write_in pend[NENTS];
+	bool probe_after;		/* probe every slot when the loop ends */
 };
 
 static sigjmp_buf *volatile fault_jmp;
@@ -81,8 +99,8 @@ static int zc_cmd(struct rs *s, int op, uint64_t flags)
 	return rs_submit_wait(s, 2000, NULL);
 }
 
-static int zc_register(struct rs *s, unsigned int n, uint16_t index,
-		       bool wait)
+static int zc_register_ent(struct rs *s, unsigned int n, uint16_t index,
+			   bool wait, bool pool)
 {
 	static struct iovec iov[RS_MAX_ENTS][2];
 	struct io_uring_sqe *sqe = rs_sqe(s, FUSE_IO_URING_CMD_REGISTER, n);
@@ -93,12 +111,20 @@ static int zc_register(struct rs *s, unsigned int n, uint16_t index,
 	if (!e->hdr && rs_alloc_ent(e, 0))
 		return -ENOMEM;
 	iov[n][0] = (struct iovec){ e->hdr, sizeof(*e->hdr) };
-	iov[n][1] = (struct iovec){ e->payload, RS_PAYLOAD };
+	/* On a pool queue the payload iovec is empty, as upstream. */
+	iov[n][1] = pool ? (struct iovec){ NULL, 0 } :
+			   (struct iovec){ e->payload, RS_PAYLOAD };
 	sqe->addr = (uintptr_t)iov[n];
 	sqe->len = 2;
 	rs_cmd(sqe)->qid = 0;
 	rs_cmd(sqe)->ent_zero_copy_buf_index = index;
 	return wait ? rs_submit_wait(s, 300, NULL) : 0;
+}
+
+static int zc_register(struct rs *s, unsigned int n, uint16_t index,
+		       bool wait)
+{
+	return zc_register_ent(s, n, index, wait, false);
 }
 
 static char *zc_map_window(struct rs *s, size_t len, int flags)
@@ -340,9 +366,17 @@ TEST(window_errors)
 
 	NEED_FUSEURING();
 	ASSERT_EQ(0, zs_mount(&s));
-	/* Upstream's kind needs io_buffer_register_bvec: not on this kernel. */
-	EXPECT_EQ(-EOPNOTSUPP, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
-				      FUSE_URING_ZERO_COPY));
+	/* Upstream's kind needs io_buffer_register_bvec. */
+	if (rs_kernel_has_bvec()) {
+		/* The queue is then upstream's: the window needs another. */
+		EXPECT_EQ(0, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
+				    FUSE_URING_ZERO_COPY));
+		zs_stop_closed(&s);
+		ASSERT_EQ(0, zs_mount(&s));
+	} else {
+		EXPECT_EQ(-EOPNOTSUPP, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
+					      FUSE_URING_ZERO_COPY));
+	}
 	EXPECT_EQ(-EINVAL, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
 				  FUSEURING_ZERO_COPY_WINDOW));
 	/* Not a window queue yet. */
@@ -554,7 +588,7 @@ TEST_F(zc, window_empty_after_request)
 	zs_stop(&self->z);
 }
 
-/* A client's READ, in a thread. */
+/* A client's READ, in a thread (the kill and abort cases). */
 struct reader {
 	pthread_t thr;
 	volatile int done;
@@ -581,7 +615,9 @@ static void *reader_fn(void *arg)
  * One cycle: a server process holds a READ with its pages in its window
  * and is killed; the reader ends, the mount goes.  0 or a failed step.
  */
-static int kill_cycle(struct zs_shared *sh)
+static int zb_start(struct zs *z);
+
+static int kill_cycle(struct zs_shared *sh, bool bvec)
 {
 	struct reader r = { 0 };
 	int pfd[2], i, status;
@@ -600,7 +636,7 @@ static int kill_cycle(struct zs_shared *sh)
 		z.sh = sh;
 		z.hold_reads = true;
 		z.open_flags = FOPEN_IO_URING_ZERO_COPY;
-		ok = zs_start(&z) == 0;
+		ok = (bvec ? zb_start(&z) : zs_start(&z)) == 0;
 		if (write(pfd[1], &ok, 1) != 1)
 			_exit(1);
 		pause();
@@ -631,6 +667,522 @@ static int kill_cycle(struct zs_shared *sh)
 	return r.ret < 0 && (r.err == ENOTCONN || r.err == EIO) ? 0 : 7;
 }
 
+
+/* ---- Upstream's kind: the request's pages in the ring's buffer table ---- */
+
+/* The kernel's max payload for rs_reply_init()'s INIT: a pool slot. */
+#define ZB_SLOT		(128 * 1024)
+#define ZB_FIXED	0x10000		/* user_data: entry n's fixed I/O */
+#define ZB_PROBE	0x20000		/* user_data: a probe of slot i */
+
+#define NEED_BVEC() do {						\
+	RS_NEED_RING();							\
+	if (getenv("FUSEURING_DEV"))					\
+		SKIP(return, "these cases assume fuseuring's one queue");	\
+	if (!rs_kernel_has_bvec())						\
+		SKIP(return, "the kernel does not export io_buffer_register_bvec: upstream's zero-copy is EOPNOTSUPP there"); \
+} while (0)
+
+static struct io_uring_sqe *zb_sqe(struct zs *z)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&z->s.ring);
+
+	if (sqe) {
+		memset(sqe, 0, sizeof(*sqe));
+		memset(sqe + 1, 0, sizeof(*sqe));
+	}
+	return sqe;
+}
+
+/* Read one byte into slot i: it must fail once no request holds it. */
+static void zb_probe(struct zs *z, unsigned int i)
+{
+	static char byte;
+	struct io_uring_sqe *sqe = zb_sqe(z);
+
+	if (!sqe)
+		return;
+	io_uring_prep_read_fixed(sqe, z->backing, (void *)0, 1, 0, i);
+	sqe->user_data = ZB_PROBE + i;
+	(void)byte;
+}
+
+/*
+ * Entry n's request: true to commit it now.  A zero-copied READ is
+ * served by READ_FIXED from the backing file, a WRITE by WRITE_FIXED to
+ * the sink (after a READ_FIXED into its pages, which must be refused);
+ * their completions commit (zb_fixed_done()).
+ */
+static bool zb_handle(struct zs *z, unsigned int n)
+{
+	struct rs_ent *e = &z->s.ents[n];
+	struct fuse_uring_ent_in_out *io = &e->hdr->ring_ent_in_out;
+	struct io_uring_sqe *sqe;
+	struct fuse_in_header ih;
+	struct fuse_open_out oo;
+
+	memcpy(&ih, e->hdr->in_out, sizeof(ih));
+	e->unique = ih.unique;
+	/* The request's pool slot (0 without one: nothing to copy). */
+	e->payload = z->pool + io->offset;
+	if (ih.opcode == FUSE_OPEN) {
+		memset(&oo, 0, sizeof(oo));
+		oo.fh = 7;
+		oo.open_flags = z->open_flags;
+		rs_put_reply(&z->s, n, 0, &oo, sizeof(oo));
+		return true;
+	}
+	if (!(io->flags & FUSE_URING_ENT_ZERO_COPY)) {
+		if (ih.opcode == FUSE_READ || ih.opcode == FUSE_WRITE)
+			__atomic_add_fetch(&z->sh->copied, 1, __ATOMIC_SEQ_CST);
+		return rs_handle(&z->s, n);
+	}
+	z->busy[n] = true;
+	if (ih.opcode == FUSE_READ) {
+		const struct fuse_read_in *ri = (const void *)e->hdr->op_in;
+
+		__atomic_add_fetch(&z->sh->zc_reads, 1, __ATOMIC_SEQ_CST);
+		if (z->hold_reads) {
+			__atomic_add_fetch(&z->sh->held, 1, __ATOMIC_SEQ_CST);
+			return false;
+		}
+		sqe = zb_sqe(z);
+		if (!sqe)
+			return false;
+		/* The backing file ends at RS_FILE_SIZE: short at EOF. */
+		io_uring_prep_read_fixed(sqe, z->backing, (void *)0, ri->size,
+					 ri->offset, n + 1);
+		sqe->user_data = ZB_FIXED + n;
+		return false;
+	}
+	if (ih.opcode == FUSE_WRITE) {
+		const struct fuse_write_in *wi = (const void *)e->hdr->op_in;
+
+		__atomic_add_fetch(&z->sh->zc_writes, 1, __ATOMIC_SEQ_CST);
+		z->pend[n] = *wi;
+		if (io->payload_sz != wi->size)
+			z->pend[n].size = 0;
+		sqe = zb_sqe(z);
+		if (!sqe)
+			return false;
+		io_uring_prep_read_fixed(sqe, z->backing, (void *)0, 1, 0,
+					 n + 1);
+		sqe->flags |= IOSQE_IO_HARDLINK;
+		sqe->user_data = ZB_PROBE + 0x1000 + n;
+		sqe = zb_sqe(z);
+		if (!sqe)
+			return false;
+		io_uring_prep_write_fixed(sqe, z->sink, (void *)0, wi->size, 0,
+					  n + 1);
+		sqe->user_data = ZB_FIXED + n;
+		return false;
+	}
+	return rs_handle(&z->s, n);
+}
+
+/* Entry n's READ_FIXED or WRITE_FIXED completed with res: its reply. */
+static void zb_fixed_done(struct zs *z, unsigned int n, int res)
+{
+	struct rs_ent *e = &z->s.ents[n];
+	struct fuse_in_header ih;
+
+	memcpy(&ih, e->hdr->in_out, sizeof(ih));
+	z->busy[n] = false;
+	if (ih.opcode == FUSE_READ) {
+		rs_put_reply(&z->s, n, res < 0 ? res : 0, NULL, 0);
+		if (res > 0) {
+			e->hdr->ring_ent_in_out.payload_sz = res;
+			__atomic_add_fetch(&z->sh->read_bytes, res,
+					   __ATOMIC_SEQ_CST);
+		}
+	} else {
+		struct fuse_write_in *wi = &z->pend[n];
+		struct fuse_write_out wo = { .size = wi->size };
+		static char got[ZB_SLOT];
+		uint32_t i, bad = 0;
+
+		if (res != (int)wi->size || !wi->size ||
+		    pread(z->sink, got, wi->size, 0) != (ssize_t)wi->size)
+			bad = wi->size ? wi->size : 1;
+		for (i = 0; !bad && i < wi->size; i++)
+			bad += (unsigned char)got[i] !=
+			       rs_pattern(wi->offset + i);
+		__atomic_add_fetch(&z->sh->write_bad, bad, __ATOMIC_SEQ_CST);
+		if (!bad)
+			__atomic_add_fetch(&z->s.written, wi->size,
+					   __ATOMIC_SEQ_CST);
+		rs_put_reply(&z->s, n, 0, &wo, sizeof(wo));
+	}
+	rs_prep_commit(&z->s, n, e->unique);
+}
+
+static void zb_cqe(struct zs *z, uint64_t data, int res, unsigned int *ended)
+{
+	if (data >= ZB_PROBE + 0x1000) {
+		/* A READ_FIXED into a WRITE's pages. */
+		if (res == -EFAULT)
+			__atomic_add_fetch(&z->sh->write_pages_ro, 1,
+					   __ATOMIC_SEQ_CST);
+	} else if (data >= ZB_PROBE) {
+		__atomic_add_fetch(&z->sh->probes, 1, __ATOMIC_SEQ_CST);
+		if (res >= 0)
+			__atomic_add_fetch(&z->sh->stale_slots, 1,
+					   __ATOMIC_SEQ_CST);
+	} else if (data >= ZB_FIXED) {
+		zb_fixed_done(z, data - ZB_FIXED, res);
+	} else if (data < z->s.nents) {
+		if (res < 0)
+			(*ended)++;
+		else if (zb_handle(z, data))
+			rs_prep_commit(&z->s, data, z->s.ents[data].unique);
+	}
+}
+
+/*
+ * Register the entries (slot n + 1 for entry n) and serve until every
+ * entry not held has ended; with probe_after, then probe every slot.
+ */
+static void *zb_loop(void *arg)
+{
+	struct zs *z = arg;
+	struct io_uring_cqe *cqe;
+	unsigned int ended = 0, n;
+	int err = 0;
+
+	for (n = 0; n < NENTS && !err; n++)
+		err = zc_register_ent(&z->s, n, n + 1, false, true);
+	if (!err) {
+		z->s.nents = NENTS;
+		z->s.per_queue = NENTS;
+		err = rs_submit_wait(&z->s, 200, NULL);
+		err = err == 1 ? 0 : (err < 0 ? err : -EPROTO);
+	}
+	z->s.reg_state = err;
+	while (!err && ended + z->sh->held < z->s.nents) {
+		if (io_uring_submit_and_wait(&z->s.ring, 1) < 0)
+			break;
+		while (!io_uring_peek_cqe(&z->s.ring, &cqe)) {
+			uint64_t data = cqe->user_data;
+			int res = cqe->res;
+
+			io_uring_cqe_seen(&z->s.ring, cqe);
+			zb_cqe(z, data, res, &ended);
+		}
+	}
+	if (!err && z->probe_after) {
+		for (n = 0; n < NENTS; n++)
+			zb_probe(z, n + 1);
+		io_uring_submit(&z->s.ring);
+		for (n = 0; n < NENTS; n++) {
+			if (io_uring_wait_cqe(&z->s.ring, &cqe))
+				break;
+			zb_cqe(z, cqe->user_data, cqe->res, &ended);
+			io_uring_cqe_seen(&z->s.ring, cqe);
+		}
+	}
+	return NULL;
+}
+
+static int zb_cmd_pool(struct zs *z, size_t len)
+{
+	struct io_uring_sqe *sqe = rs_sqe(&z->s, FUSE_IO_URING_CMD_ADD_BUFPOOL,
+					  999);
+
+	if (!sqe)
+		return -EBUSY;
+	rs_cmd(sqe)->qid = 0;
+	rs_cmd(sqe)->bufpool.uaddr = (uintptr_t)z->pool;
+	rs_cmd(sqe)->bufpool.len = len;
+	return rs_submit_wait(&z->s, 2000, NULL);
+}
+
+/* A memfd holding the file's pattern: what READs come from. */
+static int zb_backing(void)
+{
+	static char buf[RS_FILE_SIZE];
+	int fd = memfd_create("zb-backing", 0), i;
+
+	for (i = 0; i < RS_FILE_SIZE; i++)
+		buf[i] = rs_pattern(i);
+	if (fd < 0 || pwrite(fd, buf, RS_FILE_SIZE, 0) != RS_FILE_SIZE)
+		return -1;
+	return fd;
+}
+
+/*
+ * A zero-copy queue of upstream's kind: ADD_QUEUE, the sparse buffer
+ * table (slots 1..NENTS), a server-memory pool of NENTS slots, the loop.
+ */
+static int zb_start(struct zs *z)
+{
+	unsigned int n;
+	int err;
+
+	z->bvec = true;
+	/* When the loop ends, no request holds a slot: all must be empty. */
+	z->probe_after = true;
+	if (!z->sh) {
+		z->sh = mmap(NULL, sizeof(*z->sh), PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (z->sh == MAP_FAILED)
+			return -ENOMEM;
+	}
+	z->backing = zb_backing();
+	z->sink = memfd_create("zb-sink", 0);
+	if (z->backing < 0 || z->sink < 0)
+		return -errno;
+	err = zs_mount(&z->s);
+	if (!err)
+		err = zc_cmd(&z->s, FUSE_IO_URING_CMD_ADD_QUEUE,
+			     FUSE_URING_ZERO_COPY);
+	if (!err)
+		err = io_uring_register_buffers_sparse(&z->s.ring, NENTS + 1);
+	if (err)
+		return err;
+	z->pool = mmap(NULL, NENTS * ZB_SLOT, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (z->pool == MAP_FAILED)
+		return -ENOMEM;
+	err = zb_cmd_pool(z, NENTS * ZB_SLOT);
+	if (err)
+		return err;
+	z->s.reg_state = 1;
+	if (pthread_create(&z->thr, NULL, zb_loop, z))
+		return -EAGAIN;
+	z->s.ring_running = true;
+	for (n = 0; n < 500 && z->s.reg_state == 1; n++)
+		usleep(10000);
+	return z->s.reg_state;
+}
+
+static void zb_stop(struct zs *z)
+{
+	zs_stop(z);
+	munmap(z->pool, NENTS * ZB_SLOT);
+	close(z->backing);
+	close(z->sink);
+}
+
+TEST(bvec_needs_cap_sys_admin)
+{
+	struct rs s;
+
+	NEED_BVEC();
+	ASSERT_EQ(0, zs_mount(&s));
+	ASSERT_EQ(0, set_cap_sys_admin(false));
+	EXPECT_EQ(-EPERM, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
+				 FUSE_URING_ZERO_COPY));
+	ASSERT_EQ(0, set_cap_sys_admin(true));
+	/* Refused, not half-done: the queue is still free to add. */
+	EXPECT_EQ(0, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
+			    FUSE_URING_ZERO_COPY));
+	EXPECT_EQ(-EEXIST, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
+				  FUSE_URING_ZERO_COPY));
+	zs_stop_closed(&s);
+}
+
+/* Upstream's REGISTER rules on zero-copy queues and on others. */
+TEST(bvec_register_errors)
+{
+	struct zs z;
+
+	NEED_BVEC();
+	memset(&z, 0, sizeof(z));
+	ASSERT_EQ(0, zs_mount(&z.s));
+	ASSERT_EQ(0, zc_cmd(&z.s, FUSE_IO_URING_CMD_ADD_QUEUE,
+			    FUSE_URING_ZERO_COPY));
+	/* A zero-copy queue takes only a pool: no per-entry buffer. */
+	EXPECT_EQ(-EINVAL, zc_register_ent(&z.s, 0, 1, true, false));
+	zs_stop_closed(&z.s);
+	/* A queue without zero-copy takes only slot 0. */
+	ASSERT_EQ(0, zs_mount(&z.s));
+	ASSERT_EQ(0, zc_cmd(&z.s, FUSE_IO_URING_CMD_ADD_QUEUE, 0));
+	EXPECT_EQ(-EINVAL, zc_register_ent(&z.s, 0, 5, true, false));
+	zs_stop_closed(&z.s);
+}
+
+/* A slot outside the server's buffer table: the request ends, EINVAL. */
+TEST_F_TIMEOUT(zc, bvec_slot_outside_table, 60)
+{
+	char buf[4096];
+	int fd, err;
+
+	NEED_BVEC();
+	/* Entries take slots 1..NENTS; a table of 2 lacks most of them. */
+	memset(&self->z, 0, sizeof(self->z));
+	self->z.open_flags = variant->open_flags;
+	self->z.sh = mmap(NULL, sizeof(*self->z.sh), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->z.sh);
+	self->z.backing = zb_backing();
+	self->z.sink = memfd_create("zb-sink", 0);
+	ASSERT_EQ(0, zs_mount(&self->z.s));
+	ASSERT_EQ(0, zc_cmd(&self->z.s, FUSE_IO_URING_CMD_ADD_QUEUE,
+			    FUSE_URING_ZERO_COPY));
+	ASSERT_EQ(0, io_uring_register_buffers_sparse(&self->z.s.ring, 2));
+	self->z.pool = mmap(NULL, NENTS * ZB_SLOT, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_EQ(0, zb_cmd_pool(&self->z, NENTS * ZB_SLOT));
+	self->z.s.reg_state = 1;
+	ASSERT_EQ(0, pthread_create(&self->z.thr, NULL, zb_loop, &self->z));
+	self->z.s.ring_running = true;
+	while (self->z.s.reg_state == 1)
+		usleep(10000);
+	ASSERT_EQ(0, self->z.s.reg_state);
+	drop_caches();
+	fd = open(MNT "/file", O_RDONLY);
+	ASSERT_GE(fd, 0);
+	/* Whichever entry takes it: most cannot register, some can. */
+	for (err = 0; err < 2 * NENTS; err++) {
+		if (variant->open_flags & FOPEN_DIRECT_IO)
+			if (pread(fd, buf, 4096, 0) < 0 && errno == EINVAL)
+				break;
+		/* The page cache reports a failed READ as EIO. */
+		if (!(variant->open_flags & FOPEN_DIRECT_IO))
+			if (pread(fd, buf, 4096, 0) < 0 &&
+			    (errno == EINVAL || errno == EIO))
+				break;
+		drop_caches();
+	}
+	EXPECT_LT(err, 2 * NENTS);
+	close(fd);
+	zb_stop(&self->z);
+}
+
+/* READs of every shape through READ_FIXED; every slot empty after. */
+TEST_F_TIMEOUT(zc, bvec_read_data, 120)
+{
+	static const struct { uint64_t off; size_t len; } cases[] = {
+		{ 0, 4096 }, { 1, 1 }, { 4095, 2 }, { 100, 8000 },
+		{ 12345, 65536 + 17 }, { RS_FILE_SIZE - 10, 100 },
+		{ RS_FILE_SIZE - 4096 - 3, 4096 * 3 }, { RS_FILE_SIZE, 10 },
+		{ 0, RS_FILE_SIZE },
+	};
+	char *buf = aligned_alloc(4096, RS_FILE_SIZE + 8192);
+	unsigned int i;
+	ssize_t want;
+	char *map;
+	int fd;
+
+	NEED_BVEC();
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, zb_start(&self->z));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		drop_caches();
+		fd = open(MNT "/file", O_RDONLY);
+		ASSERT_GE(fd, 0);
+		want = cases[i].off >= RS_FILE_SIZE ? 0 :
+		       (ssize_t)(cases[i].off + cases[i].len > RS_FILE_SIZE ?
+				 RS_FILE_SIZE - cases[i].off : cases[i].len);
+		EXPECT_EQ(want, pread(fd, buf + 1, cases[i].len,
+				      cases[i].off));
+		EXPECT_EQ(0, check_pattern(buf + 1, cases[i].off, want));
+		close(fd);
+	}
+	drop_caches();
+	fd = open(MNT "/file", O_RDONLY);
+	ASSERT_GE(fd, 0);
+	map = mmap(NULL, RS_FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	if (map != MAP_FAILED) {
+		EXPECT_EQ(0, check_pattern(map, 0, RS_FILE_SIZE));
+		munmap(map, RS_FILE_SIZE);
+	} else {
+		EXPECT_TRUE(variant->open_flags & FOPEN_DIRECT_IO);
+	}
+	close(fd);
+	fd = open(MNT "/file", O_RDONLY | O_DIRECT);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(65536, pread(fd, buf, 65536, 8192));
+	EXPECT_EQ(0, check_pattern(buf, 8192, 65536));
+	close(fd);
+	EXPECT_GT(self->z.sh->zc_reads, 0);
+	TH_LOG("%d zero-copy READs, %d copied", self->z.sh->zc_reads,
+	       self->z.sh->copied);
+	zb_stop(&self->z);
+	/* Once the loop ended, every slot was probed: all empty. */
+	EXPECT_EQ(NENTS, self->z.sh->probes);
+	EXPECT_EQ(0, self->z.sh->stale_slots);
+	free(buf);
+}
+
+/* WRITEs of every shape through WRITE_FIXED; their pages not writable. */
+TEST_F_TIMEOUT(zc, bvec_write_data, 120)
+{
+	static const struct { uint64_t off; size_t len; } cases[] = {
+		{ 0, 4096 }, { 1, 1 }, { 4095, 2 }, { 100, 8000 },
+		{ 12345, 65536 + 17 }, { 65536, 131072 },
+	};
+	char *buf = aligned_alloc(4096, RS_FILE_SIZE + 8192);
+	long expect = 0;
+	unsigned int i;
+	uint64_t j;
+	int fd;
+
+	NEED_BVEC();
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, zb_start(&self->z));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fd = open(MNT "/file", O_WRONLY);
+		ASSERT_GE(fd, 0);
+		for (j = 0; j < cases[i].len; j++)
+			buf[1 + j] = rs_pattern(cases[i].off + j);
+		EXPECT_EQ((ssize_t)cases[i].len,
+			  pwrite(fd, buf + 1, cases[i].len, cases[i].off));
+		EXPECT_EQ(0, fsync(fd));
+		close(fd);
+		expect += cases[i].len;
+	}
+	fd = open(MNT "/file", O_WRONLY | O_DIRECT);
+	ASSERT_GE(fd, 0);
+	for (j = 0; j < 65536; j++)
+		buf[j] = rs_pattern(8192 + j);
+	EXPECT_EQ(65536, pwrite(fd, buf, 65536, 8192));
+	close(fd);
+	expect += 65536;
+	EXPECT_EQ(0, self->z.sh->write_bad);
+	EXPECT_GT(self->z.sh->zc_writes, 0);
+	EXPECT_LE(self->z.s.written, expect);
+	EXPECT_GT(self->z.s.written, 0);
+	/* A WRITE's pages are a source only: READ_FIXED into them fails. */
+	EXPECT_EQ(self->z.sh->zc_writes, self->z.sh->write_pages_ro);
+	TH_LOG("%d zero-copy WRITEs, %d copied, %ld bytes",
+	       self->z.sh->zc_writes, self->z.sh->copied, self->z.s.written);
+	zb_stop(&self->z);
+	EXPECT_EQ(NENTS, self->z.sh->probes);
+	EXPECT_EQ(0, self->z.sh->stale_slots);
+	free(buf);
+}
+
+/*
+ * The connection aborts (umount -f) while the server holds a READ with
+ * its pages registered: the slot is emptied (with a parked command of
+ * the same ring) and the reader ends.
+ */
+TEST_F_TIMEOUT(zc, bvec_abort_empties_slots, 60)
+{
+	struct reader r = { 0 };
+	int i;
+
+	NEED_BVEC();
+	self->z.hold_reads = true;
+	ASSERT_EQ(0, zb_start(&self->z));
+	drop_caches();
+	pthread_create(&r.thr, NULL, reader_fn, &r);
+	for (i = 0; i < 500 && !self->z.sh->held; i++)
+		usleep(2000);
+	ASSERT_GT(self->z.sh->held, 0);
+	/* umount_begin aborts; the umount itself may find the mount busy. */
+	umount2(MNT, MNT_FORCE);
+	pthread_join(r.thr, NULL);
+	EXPECT_TRUE(r.ret < 0);
+	pthread_join(self->z.thr, NULL);
+	self->z.s.ring_running = false;
+	/* Every slot, the held request's too, was probed empty. */
+	EXPECT_EQ(NENTS, self->z.sh->probes);
+	EXPECT_EQ(0, self->z.sh->stale_slots);
+	zb_stop(&self->z);
+}
+
 FIXTURE(kill) {
 };
 
@@ -642,15 +1194,15 @@ FIXTURE_TEARDOWN(kill)
 {
 }
 
-TEST_F_TIMEOUT(kill, kill_zerocopy_with_pages_mapped, 60)
+/* One kill with pages held; then nothing may hold the module. */
+static void kill_once(struct __test_metadata *_metadata, bool bvec)
 {
 	struct zs_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int i;
 
-	NEED_FUSEURING();
 	ASSERT_NE(MAP_FAILED, sh);
-	EXPECT_EQ(0, kill_cycle(sh));
+	EXPECT_EQ(0, kill_cycle(sh, bvec));
 	EXPECT_GT(sh->held, 0);
 	/* Nothing of the connection or its window holds the module. */
 	for (i = 0; i < 50; i++) {
@@ -660,6 +1212,19 @@ TEST_F_TIMEOUT(kill, kill_zerocopy_with_pages_mapped, 60)
 	}
 	EXPECT_LT(i, 50);
 	ASSERT_EQ(0, rs_load_module());
+}
+
+TEST_F_TIMEOUT(kill, kill_zerocopy_with_pages_mapped, 60)
+{
+	NEED_FUSEURING();
+	kill_once(_metadata, false);
+}
+
+/* Upstream's kind: the pages are registered in the dying ring's table. */
+TEST_F_TIMEOUT(kill, kill_bvec_with_pages_registered, 60)
+{
+	NEED_BVEC();
+	kill_once(_metadata, true);
 }
 
 /* An active-objects count from /proc/slabinfo, or -1. */
@@ -707,7 +1272,7 @@ static void settle(void)
  * (each cycle's READ holds 16 pages of page cache: 1000 cycles, 64 MiB);
  * a leaked entry or request in unreclaimable slab.
  */
-TEST_F_TIMEOUT(kill, kill_zerocopy_cycles, 900)
+static void kill_cycles(struct __test_metadata *_metadata, bool bvec)
 {
 	struct zs_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -716,16 +1281,15 @@ TEST_F_TIMEOUT(kill, kill_zerocopy_cycles, 900)
 	long mm0, mm1, free0, free1, slab0, slab1;
 	int i, err = 0, held = 0;
 
-	NEED_FUSEURING();
 	ASSERT_NE(MAP_FAILED, sh);
 	/* One cycle first: caches of the objects involved are warm. */
-	ASSERT_EQ(0, kill_cycle(sh));
+	ASSERT_EQ(0, kill_cycle(sh, bvec));
 	settle();
 	mm0 = slab_objs("mm_struct");
 	free0 = meminfo("MemFree");
 	slab0 = meminfo("SUnreclaim");
 	for (i = 0; i < cycles && !err; i++) {
-		err = kill_cycle(sh);
+		err = kill_cycle(sh, bvec);
 		held += sh->held > 0;
 	}
 	EXPECT_EQ(0, err);
@@ -741,6 +1305,19 @@ TEST_F_TIMEOUT(kill, kill_zerocopy_cycles, 900)
 		EXPECT_LT(mm1 - mm0, 20);
 	EXPECT_LT(free0 - free1, 16 * 1024);
 	EXPECT_LT(slab1 - slab0, 2 * 1024);
+}
+
+TEST_F_TIMEOUT(kill, kill_zerocopy_cycles, 900)
+{
+	NEED_FUSEURING();
+	kill_cycles(_metadata, false);
+}
+
+/* The same cycles with the pages registered in the ring's buffer table. */
+TEST_F_TIMEOUT(kill, kill_bvec_cycles, 900)
+{
+	NEED_BVEC();
+	kill_cycles(_metadata, true);
 }
 
 TEST_HARNESS_MAIN
