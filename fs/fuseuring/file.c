@@ -7,6 +7,7 @@
  * (read_folio, readahead, writeback) is in aops.c, locks in locks.c.
  */
 
+#include <linux/capability.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/falloc.h>
@@ -28,22 +29,50 @@ struct fur_release_args {
 };
 
 /*
- * The O_ flags the server sees at open.  With the writeback cache the
- * kernel reads pages to fill partial writes and owns the file size, so
- * a write-only open is widened to read-write and O_APPEND is ours.
+ * With the writeback cache the kernel reads pages to fill partial writes
+ * and owns the file size, so a write-only open is widened to read-write
+ * and O_APPEND is ours.
  */
-static u32 fur_open_flags(struct fur_conn *fc, unsigned int f_flags)
+static u32 fur_writeback_open_flags(struct fur_conn *fc, u32 flags)
 {
-	u32 flags = f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
-
-	if (!fc->atomic_o_trunc)
-		flags &= ~O_TRUNC;
 	if (fc->writeback_cache) {
 		if ((flags & O_ACCMODE) == O_WRONLY)
 			flags = (flags & ~O_ACCMODE) | O_RDWR;
 		flags &= ~O_APPEND;
 	}
 	return flags;
+}
+
+/* The O_ flags the server sees at OPEN: the name exists already. */
+static u32 fur_open_flags(struct fur_conn *fc, unsigned int f_flags)
+{
+	u32 flags = f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+
+	if (!fc->atomic_o_trunc)
+		flags &= ~O_TRUNC;
+	return fur_writeback_open_flags(fc, flags);
+}
+
+/*
+ * The O_ flags the server sees at CREATE: all of the caller's but
+ * O_NOCTTY, O_CREAT, O_EXCL and O_TRUNC included, as the kernel's FUSE
+ * sends them.  Servers hand them to open(2) as they are (libfuse's
+ * high-level passthrough_fh does open(path, fi->flags, mode)): without
+ * O_CREAT that open fails with ENOENT.
+ */
+static u32 fur_create_flags(struct fur_conn *fc, unsigned int f_flags)
+{
+	return fur_writeback_open_flags(fc, f_flags & ~O_NOCTTY);
+}
+
+/*
+ * A truncating open by a caller who may not keep set-user-ID and
+ * set-group-ID bits: with HANDLE_KILLPRIV_V2 the server clears them.
+ */
+static bool fur_open_kills_suidgid(struct fur_conn *fc, u32 flags)
+{
+	return fc->handle_killpriv_v2 && (flags & O_TRUNC) &&
+	       !capable(CAP_FSETID);
 }
 
 struct fur_file *fur_file_alloc(struct fur_mount *fm, u64 nodeid)
@@ -116,6 +145,8 @@ static int fur_send_open(struct fur_mount *fm, u64 nodeid,
 	struct fur_args args = {};
 
 	inarg.flags = fur_open_flags(fm->fc, f_flags);
+	if (fur_open_kills_suidgid(fm->fc, inarg.flags))
+		inarg.open_flags |= FUSE_OPEN_KILL_SUIDGID;
 	args.opcode = FUSE_OPEN;
 	args.nodeid = nodeid;
 	args.in_numargs = 1;
@@ -991,7 +1022,10 @@ static int fur_create_open(struct inode *dir, struct dentry *entry,
 	ff = fur_file_alloc(fm, 0);
 	if (!ff)
 		return -ENOMEM;
-	inarg.flags = fur_open_flags(fc, flags);
+	inarg.flags = fur_create_flags(fc, flags);
+	/* O_EXCL: the file is new, there is nothing to kill. */
+	if (!(flags & O_EXCL) && fur_open_kills_suidgid(fc, inarg.flags))
+		inarg.open_flags |= FUSE_OPEN_KILL_SUIDGID;
 	inarg.mode = mode;
 	inarg.umask = current_umask();
 	args.opcode = FUSE_CREATE;
