@@ -659,6 +659,8 @@ static const struct file_operations fur_dir_operations = {
 	.open		= fur_dir_open,
 	.release	= fur_dir_release,
 	.fsync		= fur_dir_fsync,
+	.unlocked_ioctl	= fur_dir_ioctl,
+	.compat_ioctl	= fur_dir_compat_ioctl,
 };
 
 static const struct inode_operations fur_dir_inode_operations = {

@@ -987,6 +987,8 @@ static const struct file_operations fur_file_operations = {
 	.splice_write	= iter_file_splice_write,
 	.fallocate	= fur_file_fallocate,
 	.copy_file_range = fur_copy_file_range,
+	.unlocked_ioctl	= fur_file_ioctl,
+	.compat_ioctl	= fur_file_compat_ioctl,
 };
 
 static const struct inode_operations fur_file_inode_operations = {

@@ -298,4 +298,40 @@ sys.exit(1)
 fh_checks classic
 fh_checks ring
 
+# ioctl: libfuse's example keeps one file, fioc, whose size its ioctls
+# read (FIOC_GET_SIZE, _IOR) and set (FIOC_SET_SIZE, _IOW); its answer to
+# an ioctl on anything but that file is EINVAL.
+ioctl_checks() {
+	local t=$1 f c=$LF/example/ioctl_client before
+
+	lf_can_run ioctl "$t" || return
+	f=$MNT/fioc
+	if ! serve_lf "$t" example/ioctl; then
+		ok 1 "ioctl[$t] starts"
+		return
+	fi
+	before=$(ring_dispatched)
+	[ "$("$c" "$f")" = 0 ] && printf foobar >"$f" && [ "$("$c" "$f")" = 6 ]
+	ok $? "ioctl[$t] FIOC_GET_SIZE copies the size out"
+	"$c" "$f" 3 && [ "$(cat "$f")" = foo ] && [ "$("$c" "$f")" = 3 ]
+	ok $? "ioctl[$t] FIOC_SET_SIZE copies the size in"
+	# A directory's ioctl reaches the server too (FUSE_IOCTL_DIR).
+	python3 -c '
+import errno, fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+try:
+    fcntl.ioctl(fd, 0x80084500, bytearray(8))
+except OSError as e:
+    print("# ioctl: %s" % os.strerror(e.errno))
+    sys.exit(e.errno != errno.EINVAL)
+sys.exit(1)
+' "$MNT"
+	ok $? "ioctl[$t] a directory's ioctl gets the server's answer"
+	ring_used ioctl "$t" "$before"
+	finish
+	ok $? "ioctl[$t] exits cleanly on umount"
+}
+ioctl_checks classic
+ioctl_checks ring
+
 tap_end
