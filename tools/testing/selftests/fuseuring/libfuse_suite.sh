@@ -92,12 +92,18 @@ fuseuring-classic|fuseuring-ring)
 		[ -f "$f" ] && [ -x "$f" ] || continue
 		d=${f%/*}
 		case "${d##*/}/${f##*/}" in
+		example/ioctl|example/ioctl_ll)
+			# Its case reads the program's ELF class first.
+			launcher=$HERE/suite_elf_launcher
+			[ -x "$launcher" ] || launcher=$HERE/libfuse_on_fuseuring.sh
+			ln -s "$launcher" "$build/${d##*/}/${f##*/}" ;;
 		example/*|test/hello|test/release_unlink_race)
 			ln -s "$HERE/libfuse_on_fuseuring.sh" "$build/${d##*/}/${f##*/}" ;;
 		*)	ln -s "$f" "$build/${d##*/}/${f##*/}" ;;
 		esac
 	done
 	export FUR_LIBFUSE_BUILD=$BUILD
+	export FUR_LIBFUSE_WRAPPER=$HERE/libfuse_on_fuseuring.sh
 	export FUR_MOUNT_HELPER=$TOP/tools/mount/fuseuring-mount
 	export FUR_LIBFUSE_URING=0
 	[ "$T" = fuseuring-ring ] && FUR_LIBFUSE_URING=1
