@@ -170,6 +170,12 @@ for c in $(python3 "$RUNNER" -l "${SELECT[@]}"); do
 		grep -vE '^\+ *[0-9.]+s ' "$one" | tail -n 15 | sed 's/^/#     /'
 		find "$WORK/run/${c//\//-}" -name script.out 2>/dev/null |
 			xargs -r tail -n 25 | sed 's/^/#     /'
+		# The first complaints, and how each daemon ended.
+		find "$WORK/run/${c//\//-}" -name script.out 2>/dev/null |
+			xargs -r grep -m 8 -iE 'fail|error|abort' |
+			sed 's/^/#     first: /'
+		find "$WORK/run/${c//\//-}" -name 'fs-*.out' 2>/dev/null |
+			xargs -r tail -n 12 | sed 's/^/#     daemon: /'
 		;;
 	esac
 	cat "$one" >>"$out"
