@@ -23,9 +23,17 @@
 
 #include "fuseuring_i.h"
 
+/*
+ * inode: held from close until the server has answered RELEASE, as the
+ * kernel's FUSE holds it, so that the FORGET of an evicted inode never
+ * overtakes its RELEASE (FORGETs go first on the device).  libfuse's
+ * high-level API drops a node at its last FORGET and aborts on a RELEASE
+ * for a node it no longer knows.
+ */
 struct fur_release_args {
 	struct fur_args args;
 	struct fuse_release_in inarg;
+	struct inode *inode;
 };
 
 /*
@@ -98,10 +106,17 @@ struct fur_file *fur_file_alloc(struct fur_mount *fm, u64 nodeid)
 	return ff;
 }
 
+static void fur_release_args_free(struct fur_release_args *ra)
+{
+	iput(ra->inode);
+	kfree(ra);
+}
+
 static void fur_release_end(struct fur_mount *fm, struct fur_args *args,
 			    int error)
 {
-	kfree(container_of(args, struct fur_release_args, args));
+	fur_release_args_free(container_of(args, struct fur_release_args,
+					   args));
 }
 
 /*
@@ -116,12 +131,12 @@ static void fur_file_put_release(struct fur_file *ff, bool sync)
 		return;
 	ra = container_of(ff->release_args, struct fur_release_args, args);
 	if (!ra->args.opcode) {
-		kfree(ra);
+		fur_release_args_free(ra);
 	} else if (sync) {
 		fur_simple_request(ff->fm, &ra->args);
-		kfree(ra);
+		fur_release_args_free(ra);
 	} else if (fur_simple_background(ff->fm, &ra->args, GFP_KERNEL)) {
-		kfree(ra);
+		fur_release_args_free(ra);
 	}
 	kfree(ff);
 }
@@ -289,6 +304,7 @@ void fur_release_common(struct file *file, bool isdir)
 		}
 		if (isdir)
 			ra->args.opcode = FUSE_RELEASEDIR;
+		ra->inode = igrab(file_inode(file));
 	}
 	/*
 	 * A flock dies with the file: the server must have dropped it
