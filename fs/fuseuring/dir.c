@@ -585,15 +585,22 @@ static int fur_dir_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* inode: held until RELEASEDIR is answered (see file.c's RELEASE). */
 struct fur_release_args {
 	struct fur_args args;
 	struct fuse_release_in inarg;
+	struct inode *inode;
 };
 
 static void fur_release_end(struct fur_mount *fm, struct fur_args *args,
 			    int error)
 {
-	kfree(container_of(args, struct fur_release_args, args));
+	struct fur_release_args *ra = container_of(args,
+						   struct fur_release_args,
+						   args);
+
+	iput(ra->inode);
+	kfree(ra);
 }
 
 static int fur_dir_release(struct inode *inode, struct file *file)
@@ -614,8 +621,9 @@ static int fur_dir_release(struct inode *inode, struct file *file)
 		ra->args.force = true;
 		ra->args.nocreds = true;
 		ra->args.end = fur_release_end;
+		ra->inode = igrab(inode);
 		if (fur_simple_background(fm, &ra->args, GFP_KERNEL))
-			kfree(ra);
+			fur_release_end(fm, &ra->args, -ENOTCONN);
 	}
 	kfree(ff);
 	return 0;
@@ -659,6 +667,8 @@ static const struct file_operations fur_dir_operations = {
 	.open		= fur_dir_open,
 	.release	= fur_dir_release,
 	.fsync		= fur_dir_fsync,
+	.unlocked_ioctl	= fur_dir_ioctl,
+	.compat_ioctl	= fur_dir_compat_ioctl,
 };
 
 static const struct inode_operations fur_dir_inode_operations = {

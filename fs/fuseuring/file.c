@@ -7,6 +7,7 @@
  * (read_folio, readahead, writeback) is in aops.c, locks in locks.c.
  */
 
+#include <linux/capability.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/falloc.h>
@@ -22,28 +23,64 @@
 
 #include "fuseuring_i.h"
 
+/*
+ * inode: held from close until the server has answered RELEASE, as the
+ * kernel's FUSE holds it, so that the FORGET of an evicted inode never
+ * overtakes its RELEASE (FORGETs go first on the device).  libfuse's
+ * high-level API drops a node at its last FORGET and aborts on a RELEASE
+ * for a node it no longer knows.
+ */
 struct fur_release_args {
 	struct fur_args args;
 	struct fuse_release_in inarg;
+	struct inode *inode;
 };
 
 /*
- * The O_ flags the server sees at open.  With the writeback cache the
- * kernel reads pages to fill partial writes and owns the file size, so
- * a write-only open is widened to read-write and O_APPEND is ours.
+ * With the writeback cache the kernel reads pages to fill partial writes
+ * and owns the file size, so a write-only open is widened to read-write
+ * and O_APPEND is ours.
  */
-static u32 fur_open_flags(struct fur_conn *fc, unsigned int f_flags)
+static u32 fur_writeback_open_flags(struct fur_conn *fc, u32 flags)
 {
-	u32 flags = f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
-
-	if (!fc->atomic_o_trunc)
-		flags &= ~O_TRUNC;
 	if (fc->writeback_cache) {
 		if ((flags & O_ACCMODE) == O_WRONLY)
 			flags = (flags & ~O_ACCMODE) | O_RDWR;
 		flags &= ~O_APPEND;
 	}
 	return flags;
+}
+
+/* The O_ flags the server sees at OPEN: the name exists already. */
+static u32 fur_open_flags(struct fur_conn *fc, unsigned int f_flags)
+{
+	u32 flags = f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+
+	if (!fc->atomic_o_trunc)
+		flags &= ~O_TRUNC;
+	return fur_writeback_open_flags(fc, flags);
+}
+
+/*
+ * The O_ flags the server sees at CREATE: all of the caller's but
+ * O_NOCTTY, O_CREAT, O_EXCL and O_TRUNC included, as the kernel's FUSE
+ * sends them.  Servers hand them to open(2) as they are (libfuse's
+ * high-level passthrough_fh does open(path, fi->flags, mode)): without
+ * O_CREAT that open fails with ENOENT.
+ */
+static u32 fur_create_flags(struct fur_conn *fc, unsigned int f_flags)
+{
+	return fur_writeback_open_flags(fc, f_flags & ~O_NOCTTY);
+}
+
+/*
+ * A truncating open by a caller who may not keep set-user-ID and
+ * set-group-ID bits: with HANDLE_KILLPRIV_V2 the server clears them.
+ */
+static bool fur_open_kills_suidgid(struct fur_conn *fc, u32 flags)
+{
+	return fc->handle_killpriv_v2 && (flags & O_TRUNC) &&
+	       !capable(CAP_FSETID);
 }
 
 struct fur_file *fur_file_alloc(struct fur_mount *fm, u64 nodeid)
@@ -69,10 +106,17 @@ struct fur_file *fur_file_alloc(struct fur_mount *fm, u64 nodeid)
 	return ff;
 }
 
+static void fur_release_args_free(struct fur_release_args *ra)
+{
+	iput(ra->inode);
+	kfree(ra);
+}
+
 static void fur_release_end(struct fur_mount *fm, struct fur_args *args,
 			    int error)
 {
-	kfree(container_of(args, struct fur_release_args, args));
+	fur_release_args_free(container_of(args, struct fur_release_args,
+					   args));
 }
 
 /*
@@ -87,12 +131,12 @@ static void fur_file_put_release(struct fur_file *ff, bool sync)
 		return;
 	ra = container_of(ff->release_args, struct fur_release_args, args);
 	if (!ra->args.opcode) {
-		kfree(ra);
+		fur_release_args_free(ra);
 	} else if (sync) {
 		fur_simple_request(ff->fm, &ra->args);
-		kfree(ra);
+		fur_release_args_free(ra);
 	} else if (fur_simple_background(ff->fm, &ra->args, GFP_KERNEL)) {
-		kfree(ra);
+		fur_release_args_free(ra);
 	}
 	kfree(ff);
 }
@@ -116,6 +160,8 @@ static int fur_send_open(struct fur_mount *fm, u64 nodeid,
 	struct fur_args args = {};
 
 	inarg.flags = fur_open_flags(fm->fc, f_flags);
+	if (fur_open_kills_suidgid(fm->fc, inarg.flags))
+		inarg.open_flags |= FUSE_OPEN_KILL_SUIDGID;
 	args.opcode = FUSE_OPEN;
 	args.nodeid = nodeid;
 	args.in_numargs = 1;
@@ -258,6 +304,7 @@ void fur_release_common(struct file *file, bool isdir)
 		}
 		if (isdir)
 			ra->args.opcode = FUSE_RELEASEDIR;
+		ra->inode = igrab(file_inode(file));
 	}
 	/*
 	 * A flock dies with the file: the server must have dropped it
@@ -956,6 +1003,8 @@ static const struct file_operations fur_file_operations = {
 	.splice_write	= iter_file_splice_write,
 	.fallocate	= fur_file_fallocate,
 	.copy_file_range = fur_copy_file_range,
+	.unlocked_ioctl	= fur_file_ioctl,
+	.compat_ioctl	= fur_file_compat_ioctl,
 };
 
 static const struct inode_operations fur_file_inode_operations = {
@@ -991,7 +1040,10 @@ static int fur_create_open(struct inode *dir, struct dentry *entry,
 	ff = fur_file_alloc(fm, 0);
 	if (!ff)
 		return -ENOMEM;
-	inarg.flags = fur_open_flags(fc, flags);
+	inarg.flags = fur_create_flags(fc, flags);
+	/* O_EXCL: the file is new, there is nothing to kill. */
+	if (!(flags & O_EXCL) && fur_open_kills_suidgid(fc, inarg.flags))
+		inarg.open_flags |= FUSE_OPEN_KILL_SUIDGID;
 	inarg.mode = mode;
 	inarg.umask = current_umask();
 	args.opcode = FUSE_CREATE;

@@ -512,6 +512,14 @@ void fur_advise_use_readdirplus(struct inode *dir);
 ssize_t fur_listxattr(struct dentry *entry, char *list, size_t size);
 extern const struct xattr_handler *FUR_S_XATTR_CONST fur_xattr_handlers[];
 
+/* ioctl.c: restricted FUSE_IOCTL on open files and directories. */
+long fur_file_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+long fur_file_compat_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg);
+long fur_dir_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+long fur_dir_compat_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg);
+
 /*
  * file.c: regular files.  fur_init_file_inode() sets i_op (it may use
  * fur_setattr/fur_getattr/fur_permission/fur_listxattr), i_fop and the

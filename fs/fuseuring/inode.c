@@ -367,8 +367,31 @@ int fur_getattr(struct mnt_idmap *idmap, const struct path *path,
 	return 0;
 }
 
+/*
+ * Whether a change of mtime goes to the server, as the kernel's FUSE
+ * decides: an explicit time always; otherwise the server sets mtime
+ * itself when it truncates for open(O_TRUNC) or ftruncate() (servers
+ * without utimens, such as libfuse's high-level examples, would fail
+ * those), unless the kernel's times are the true ones (writeback cache).
+ */
+static bool fur_update_mtime(unsigned int valid_mask, bool trust_local_cmtime)
+{
+	if (valid_mask & ATTR_MTIME_SET)
+		return true;
+	if (trust_local_cmtime)
+		return true;
+	return !((valid_mask & ATTR_SIZE) &&
+		 (valid_mask & (ATTR_OPEN | ATTR_FILE)));
+}
+
+/*
+ * trust_local_cmtime: the writeback cache keeps a regular file's times
+ * in the kernel, so the kernel's mtime and ctime are sent as they are;
+ * otherwise the server stamps the time of the change itself.
+ */
 static void fur_iattr_to_fattr(struct fur_conn *fc, struct iattr *iattr,
-			       struct fuse_setattr_in *arg)
+			       struct fuse_setattr_in *arg,
+			       bool trust_local_cmtime)
 {
 	unsigned int valid_mask = iattr->ia_valid;
 
@@ -395,14 +418,16 @@ static void fur_iattr_to_fattr(struct fur_conn *fc, struct iattr *iattr,
 		if (!(valid_mask & ATTR_ATIME_SET))
 			arg->valid |= FATTR_ATIME_NOW;
 	}
-	if (valid_mask & ATTR_MTIME) {
+	if ((valid_mask & ATTR_MTIME) &&
+	    fur_update_mtime(valid_mask, trust_local_cmtime)) {
 		arg->valid |= FATTR_MTIME;
 		arg->mtime = iattr->ia_mtime.tv_sec;
 		arg->mtimensec = iattr->ia_mtime.tv_nsec;
-		if (!(valid_mask & ATTR_MTIME_SET))
+		if (!(valid_mask & ATTR_MTIME_SET) && !trust_local_cmtime)
 			arg->valid |= FATTR_MTIME_NOW;
 	}
-	if ((valid_mask & ATTR_CTIME) && fc->minor >= 23) {
+	if ((valid_mask & ATTR_CTIME) && trust_local_cmtime &&
+	    fc->minor >= 23) {
 		arg->valid |= FATTR_CTIME;
 		arg->ctime = iattr->ia_ctime.tv_sec;
 		arg->ctimensec = iattr->ia_ctime.tv_nsec;
@@ -429,6 +454,23 @@ int fur_do_setattr(struct dentry *dentry, struct iattr *attr,
 	err = setattr_prepare(&nop_mnt_idmap, dentry, attr);
 	if (err)
 		return err;
+
+	/*
+	 * open(O_TRUNC) after the OPEN: with ATOMIC_O_TRUNC the OPEN has
+	 * truncated the file (and, with HANDLE_KILLPRIV_V2, cleared set-ID
+	 * bits), so only a set-ID kill by mode may be left to send.  The
+	 * handle is not the server's business here, as in the kernel's FUSE.
+	 */
+	if (attr->ia_valid & ATTR_OPEN) {
+		file = NULL;
+		if (fc->atomic_o_trunc) {
+			attr->ia_valid &= ~(ATTR_SIZE | ATTR_MTIME | ATTR_CTIME |
+					    ATTR_OPEN | ATTR_FILE);
+			if (fc->handle_killpriv_v2 ||
+			    !(attr->ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID)))
+				return 0;
+		}
+	}
 
 	if (attr->ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID)) {
 		bool kill = false;
@@ -468,7 +510,8 @@ int fur_do_setattr(struct dentry *dentry, struct iattr *attr,
 		set_bit(FUR_I_SIZE_UNSTABLE, &fi->state);
 	}
 
-	fur_iattr_to_fattr(fc, attr, &inarg);
+	fur_iattr_to_fattr(fc, attr, &inarg,
+			   fc->writeback_cache && S_ISREG(inode->i_mode));
 	if (file && file->private_data) {
 		struct fur_file *ff = file->private_data;
 

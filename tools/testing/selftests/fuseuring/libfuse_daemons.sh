@@ -23,12 +23,18 @@ MNT=$WORK/mnt
 load_module "$FSTYPE"
 
 # serve DAEMON [ARGS]: mount through the helper, wait until it answers.
+# DAEMON is one of ours (built here from libfuse3-dev's examples) or a
+# path (libfuse 3.18's build).
 serve() {
-	local name=$1
+	local name=$1 prog=$1
 
 	shift
+	case "$prog" in
+	*/*)	name=${prog##*/} ;;
+	*)	prog=$HERE/$prog ;;
+	esac
 	mkdir -p "$MNT"
-	"$HELPER" --dev "$DEV" --fstype "$FSTYPE" "$MNT" "$HERE/$name" -f "$@" %m \
+	"$HELPER" --dev "$DEV" --fstype "$FSTYPE" "$MNT" "$prog" -f "$@" %m \
 		>"$WORK/$name.log" 2>&1 &
 	pid=$!
 	# The helper mounts before it execs the daemon; a stat then waits
@@ -152,5 +158,180 @@ for try in 1 2 3; do
 	echo "# try $try: the example's STORE raced its own LOOKUP reply"
 done
 ok $st "notify_store_retrieve: STORE and RETRIEVE round-trip"
+
+# libfuse 3.18's own examples, from its build in the cache (the bootstrap
+# builds it), over the classic device and over the ring (-o io_uring).
+LF=${LIBFUSE_BUILD:-$TOP/.cache/libfuse-3.18/build}
+
+# skip CHECK REASON: one TAP result that was not run.
+skip() {
+	n=$((n + 1))
+	echo "ok $n $TAP_PREFIX.$1 # SKIP $2"
+}
+
+# ring_dispatched: the requests the ring of the mount at $MNT has carried
+# (its queues' counters in debugfs; 0 without a ring).
+ring_dispatched() {
+	local dev
+
+	[ -d /sys/kernel/debug/fuseuring ] ||
+		mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	dev=$(awk -v m="$MNT" '$5 == m { print $3 }' /proc/self/mountinfo)
+	cat /sys/kernel/debug/fuseuring/"$dev"/queue*/dispatched 2>/dev/null |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+
+# serve_lf TRANSPORT PROGRAM [ARGS]: a libfuse 3.18 program (example/NAME,
+# test/NAME).  Over the ring, wait until the ring carries requests:
+# libfuse registers its queues after the INIT reply, and until every
+# CPU's queue has entries the requests take the device.
+serve_lf() {
+	local t=$1 prog=$2 c
+
+	shift 2
+	if [ "$t" = classic ]; then
+		FUSE_URING_ENABLE=0 serve "$LF/$prog" "$@"
+		return
+	fi
+	FUSE_URING_ENABLE=1 serve "$LF/$prog" -o io_uring "$@" || return 1
+	for _ in $(seq 50); do
+		for c in $(seq 0 $(($(nproc) - 1))); do
+			taskset -c "$c" ls "$MNT/" >/dev/null
+		done
+		[ "$(ring_dispatched)" -gt 0 ] && return 0
+		sleep 0.2
+	done
+	echo "# $prog: the ring carried no request"
+	return 0
+}
+
+# lf_can_run CHECK TRANSPORT: whether the checks can run here.
+lf_can_run() {
+	if [ ! -x "$LF/example/passthrough_fh" ]; then
+		# Not a skip: the bootstrap builds it; its absence is a fault.
+		echo "# libfuse 3.18 is not built in $LF (tools/testing/vm/bootstrap.sh)"
+		ok 1 "$1[$2]"
+		return 1
+	fi
+	if [ "$2" = ring ] && { [ "$FSTYPE" != fuseuring ] ||
+	   [ ! -e /sys/module/fuseuring/parameters/ring_queues ]; }; then
+		skip "$1[$2]" "no FUSE over io-uring on $FSTYPE here"
+		return 1
+	fi
+	return 0
+}
+
+# ring_used CHECK TRANSPORT BEFORE: over the ring, the checks' requests
+# went over it (its counters moved past BEFORE).
+ring_used() {
+	local after
+
+	[ "$2" = ring ] || return 0
+	after=$(ring_dispatched)
+	echo "# $1[ring]: $((after - $3)) requests over the ring"
+	[ "$after" -gt "$3" ]
+	ok $? "$1[ring] the requests went over the ring"
+}
+
+# passthrough_fh: libfuse's high-level API, path-based.  Its create is
+# open(path, fi->flags, mode) with the flags of FUSE_CREATE as they came:
+# O_CREAT must be among them (fuseuring once dropped it, and every new
+# file was ENOENT).  It mirrors the whole tree: SRC/x is MNT/SRC/x.
+fh_checks() {
+	local t=$1 src=$WORK/fh-$1 m before
+
+	lf_can_run passthrough_fh "$t" || return
+	mkdir -p "$src"
+	m=$MNT$src
+	if ! serve_lf "$t" example/passthrough_fh; then
+		ok 1 "passthrough_fh[$t] starts"
+		return
+	fi
+	before=$(ring_dispatched)
+	# The shell's > is O_WRONLY|O_CREAT|O_TRUNC.
+	printf 'hello\n' >"$m/new" && [ "$(cat "$m/new")" = hello ] &&
+		[ "$(cat "$src/new")" = hello ]
+	ok $? "passthrough_fh[$t] creates, writes and reads back a new file"
+	printf 'more\n' >>"$m/new" &&
+		[ "$(cat "$src/new")" = "$(printf 'hello\nmore')" ]
+	ok $? "passthrough_fh[$t] appends to it"
+	# cp makes its file with O_CREAT|O_EXCL.
+	cp /usr/include/linux/fuse.h "$m/copy" &&
+		cmp /usr/include/linux/fuse.h "$m/copy" &&
+		cmp /usr/include/linux/fuse.h "$src/copy"
+	ok $? "passthrough_fh[$t] copies a file in and reads it back"
+	# A read-write create: the handle reads what it wrote, and the file
+	# has the mode asked for.
+	python3 -c '
+import os, sys
+os.umask(0o022)
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o640)
+os.write(fd, b"abc")
+assert os.pread(fd, 3, 0) == b"abc"
+os.close(fd)
+assert os.stat(sys.argv[2]).st_mode & 0o7777 == 0o640
+' "$m/rw" "$src/rw"
+	ok $? "passthrough_fh[$t] O_RDWR|O_CREAT|O_EXCL with mode 0640"
+	mkdir "$m/dir" && printf x >"$m/dir/f" && mv "$m/dir/f" "$m/g" &&
+		[ "$(cat "$src/g")" = x ] && rmdir "$m/dir"
+	ok $? "passthrough_fh[$t] creates in a new folder, renames out of it"
+	# passthrough_fh has no ioctl: libfuse answers ENOSYS, the caller
+	# gets ENOTTY.
+	python3 -c '
+import errno, fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    fcntl.ioctl(fd, 0x80084500, bytearray(8))
+except OSError as e:
+    print("# ioctl: %s" % os.strerror(e.errno))
+    sys.exit(e.errno != errno.ENOTTY)
+sys.exit(1)
+' "$m/rw"
+	ok $? "passthrough_fh[$t] an ioctl the server lacks is ENOTTY"
+	rm "$m/new" "$m/copy" "$m/rw" "$m/g" && [ -z "$(ls -A "$m")" ] &&
+		[ -z "$(ls -A "$src")" ]
+	ok $? "passthrough_fh[$t] unlinks the files"
+	ring_used passthrough_fh "$t" "$before"
+	finish
+	ok $? "passthrough_fh[$t] exits cleanly on umount"
+}
+fh_checks classic
+fh_checks ring
+
+# ioctl: libfuse's example keeps one file, fioc, whose size its ioctls
+# read (FIOC_GET_SIZE, _IOR) and set (FIOC_SET_SIZE, _IOW); its answer to
+# an ioctl on anything but that file is EINVAL.
+ioctl_checks() {
+	local t=$1 f c=$LF/example/ioctl_client before
+
+	lf_can_run ioctl "$t" || return
+	f=$MNT/fioc
+	if ! serve_lf "$t" example/ioctl; then
+		ok 1 "ioctl[$t] starts"
+		return
+	fi
+	before=$(ring_dispatched)
+	[ "$("$c" "$f")" = 0 ] && printf foobar >"$f" && [ "$("$c" "$f")" = 6 ]
+	ok $? "ioctl[$t] FIOC_GET_SIZE copies the size out"
+	"$c" "$f" 3 && [ "$(cat "$f")" = foo ] && [ "$("$c" "$f")" = 3 ]
+	ok $? "ioctl[$t] FIOC_SET_SIZE copies the size in"
+	# A directory's ioctl reaches the server too (FUSE_IOCTL_DIR).
+	python3 -c '
+import errno, fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+try:
+    fcntl.ioctl(fd, 0x80084500, bytearray(8))
+except OSError as e:
+    print("# ioctl: %s" % os.strerror(e.errno))
+    sys.exit(e.errno != errno.EINVAL)
+sys.exit(1)
+' "$MNT"
+	ok $? "ioctl[$t] a directory's ioctl gets the server's answer"
+	ring_used ioctl "$t" "$before"
+	finish
+	ok $? "ioctl[$t] exits cleanly on umount"
+}
+ioctl_checks classic
+ioctl_checks ring
 
 tap_end

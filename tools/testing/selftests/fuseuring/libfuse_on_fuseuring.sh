@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Stands in for one of libfuse's programs (the folder and name this link
-# is called by, example/NAME or test/NAME) in libfuse_suite.sh's shadow
+# is called by, example/NAME or test/NAME, or FUR_LIBFUSE_PROG when
+# suite_elf_launcher runs it) in libfuse_suite.sh's shadow
 # build tree: the daemon, unmodified, serves a fuseuring mount that
 # fuseuring-mount makes and hands over as /dev/fd/N.  Anything that is not
 # a mount (a client, --help) runs as is.
@@ -14,8 +15,10 @@
 #                         suite's runner exports 0 unless the kernel's own
 #                         FUSE offers the ring, so it is set here)
 
-dir=${0%/*}
-real=$FUR_LIBFUSE_BUILD/${dir##*/}/${0##*/}
+prog=${FUR_LIBFUSE_PROG:-$0}
+unset FUR_LIBFUSE_PROG
+dir=${prog%/*}
+real=$FUR_LIBFUSE_BUILD/${dir##*/}/${prog##*/}
 export FUSE_URING_ENABLE=${FUR_LIBFUSE_URING:-0}
 
 # The mountpoint is the suite's own, $TEST_MNT, wherever it stands

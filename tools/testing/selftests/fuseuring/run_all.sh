@@ -18,6 +18,8 @@ TESTS=(
 	kill_classic:300
 	fuzz_classic:900
 	priv_classic:120
+	open_flags_classic:60
+	ioctl_classic:120
 	ring_setup:120
 	ring_errors:180
 	ring_bufpool:300

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The open flags a server sees, checked against a raw server on the
+ * classic device, as the kernel's FUSE sends them:
+ * - FUSE_CREATE carries the caller's flags whole but O_NOCTTY: O_CREAT,
+ *   O_EXCL and O_TRUNC included.  Servers pass them to open(2) as they
+ *   are (libfuse's high-level passthrough_fh): without O_CREAT every new
+ *   file was ENOENT there.
+ * - FUSE_OPEN never carries O_CREAT, O_EXCL or O_NOCTTY.
+ */
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
+
+#include "kselftest_harness.h"
+#include "raw_server.h"
+
+#define FIRST_NODEID	2
+
+/* What the server saw, for the client to check. */
+struct seen {
+	int creates, opens;
+	uint32_t create_flags, create_mode, create_umask;
+	uint32_t open_flags;
+	char name[32];
+};
+
+static struct seen *seen;
+
+FIXTURE(flags) {
+	char mnt[64];
+	pid_t server;
+};
+
+/* Every CREATE makes a new regular file, valid for a minute. */
+static void serve(int fd)
+{
+	struct {
+		struct fuse_entry_out e;
+		struct fuse_open_out o;
+	} cr;
+	char *buf = malloc(RAW_BUFSIZE);
+	uint64_t next = FIRST_NODEID;
+	struct fuse_attr_out ao;
+	struct fuse_open_out oo;
+	struct raw_req req = {};
+
+	while (buf && !raw_read(fd, buf, &req)) {
+		switch (req.h.opcode) {
+		case FUSE_CREATE: {
+			const struct fuse_create_in *in = (const void *)req.arg;
+
+			seen->creates++;
+			seen->create_flags = in->flags;
+			seen->create_mode = in->mode;
+			seen->create_umask = in->umask;
+			snprintf(seen->name, sizeof(seen->name), "%s",
+				 req.arg + sizeof(*in));
+			memset(&cr, 0, sizeof(cr));
+			cr.e.nodeid = next++;
+			cr.e.entry_valid = 60;
+			cr.e.attr_valid = 60;
+			raw_fill_attr(&cr.e.attr, cr.e.nodeid, in->mode);
+			cr.o.fh = cr.e.nodeid;
+			raw_reply(fd, req.h.unique, 0, &cr, sizeof(cr));
+			continue;
+		}
+		case FUSE_OPEN:
+			seen->opens++;
+			seen->open_flags =
+				((const struct fuse_open_in *)req.arg)->flags;
+			memset(&oo, 0, sizeof(oo));
+			raw_reply(fd, req.h.unique, 0, &oo, sizeof(oo));
+			continue;
+		case FUSE_GETATTR:
+			if (req.h.nodeid == FUSE_ROOT_ID)
+				break;
+			memset(&ao, 0, sizeof(ao));
+			ao.attr_valid = 60;
+			raw_fill_attr(&ao.attr, req.h.nodeid, S_IFREG | 0640);
+			raw_reply(fd, req.h.unique, 0, &ao, sizeof(ao));
+			continue;
+		case FUSE_FLUSH:
+		case FUSE_RELEASE:
+			raw_reply(fd, req.h.unique, 0, NULL, 0);
+			continue;
+		}
+		raw_default(fd, &req);
+	}
+	_exit(0);
+}
+
+FIXTURE_SETUP(flags)
+{
+	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
+	int fd;
+
+	if (access("/sys/module/fuseuring", F_OK)) {
+		fd = open(ko, O_RDONLY | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0));
+		close(fd);
+	}
+	seen = mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, seen);
+	strcpy(self->mnt, "/tmp/oflags.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->mnt));
+	fd = raw_mount(self->mnt, NULL);
+	ASSERT_LE(0, fd) TH_LOG("mount: %s", strerror(-fd));
+	self->server = fork();
+	if (self->server == 0)
+		serve(fd);
+	close(fd);
+	umask(022);
+}
+
+FIXTURE_TEARDOWN(flags)
+{
+	umount2(self->mnt, MNT_DETACH);
+	if (self->server > 0)
+		EXPECT_EQ(0, raw_wait(self->server, 5));
+	rmdir(self->mnt);
+	munmap(seen, sizeof(*seen));
+}
+
+static int open_in(FIXTURE_DATA(flags) *self, const char *name, int flags,
+		   mode_t mode)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "%s/%s", self->mnt, name);
+	return open(path, flags, mode);
+}
+
+/* The shell's >: O_WRONLY|O_CREAT|O_TRUNC, all three on the wire. */
+TEST_F(flags, create_keeps_creat_and_trunc)
+{
+	int fd = open_in(self, "a", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	close(fd);
+	ASSERT_EQ(1, seen->creates);
+	EXPECT_STREQ("a", seen->name);
+	EXPECT_EQ(O_WRONLY | O_CREAT | O_TRUNC,
+		  seen->create_flags & (O_ACCMODE | O_CREAT | O_TRUNC |
+					O_EXCL));
+	/* The caller's umask is applied, and sent too. */
+	EXPECT_EQ(S_IFREG | 0644, seen->create_mode);
+	EXPECT_EQ(022, seen->create_umask);
+	EXPECT_EQ(0, seen->opens);
+}
+
+/* O_EXCL reaches the server (it may exist there); O_NOCTTY never does. */
+TEST_F(flags, create_keeps_excl_drops_noctty)
+{
+	int fd = open_in(self, "b", O_RDWR | O_CREAT | O_EXCL | O_NOCTTY,
+			 0640);
+
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	close(fd);
+	ASSERT_EQ(1, seen->creates);
+	EXPECT_EQ(O_RDWR | O_CREAT | O_EXCL,
+		  seen->create_flags & (O_ACCMODE | O_CREAT | O_TRUNC |
+					O_EXCL | O_NOCTTY));
+	EXPECT_EQ(S_IFREG | 0640, seen->create_mode);
+}
+
+/* An existing name is opened with OPEN, which never has O_CREAT. */
+TEST_F(flags, open_of_existing_drops_creat)
+{
+	int fd = open_in(self, "c", O_WRONLY | O_CREAT, 0600);
+
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	close(fd);
+	ASSERT_EQ(1, seen->creates);
+	fd = open_in(self, "c", O_RDWR | O_CREAT | O_NOCTTY, 0600);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	close(fd);
+	EXPECT_EQ(1, seen->creates);
+	ASSERT_EQ(1, seen->opens);
+	EXPECT_EQ(O_RDWR, seen->open_flags & (O_ACCMODE | O_CREAT | O_EXCL |
+					      O_NOCTTY));
+}
+
+TEST_HARNESS_MAIN
