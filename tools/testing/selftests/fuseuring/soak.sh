@@ -19,7 +19,9 @@
 # (run-guest.sh).  SOAK_SEED fixes the dice.  FUSEURING_DEV and
 # FUSEURING_FSTYPE run the same soak on another FUSE (upstream's /dev/fuse
 # and fuse, with fuse.enable_uring=Y for its ring) to tell the module's
-# faults from the library's and the example's.  TAP.
+# faults from the library's and the example's.  SOAK_TRACE=DIR keeps
+# each round's request trace (passthrough --trace) as DIR/round-N.trace;
+# a mismatch names the file's inode number, which the trace shows.  TAP.
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -100,7 +102,9 @@ while [ $(( $(date +%s) - start )) -lt "$DURATION" ]; do
 	2) mode=--direct-io ;;
 	esac
 	log=$WORK/server.log
-	"$TOP/examples/passthrough" --dev "$DEV" --fstype "$FSTYPE" \
+	trace=
+	[ -n "${SOAK_TRACE:-}" ] && trace="--trace $SOAK_TRACE/round-$rounds.trace"
+	"$TOP/examples/passthrough" --dev "$DEV" --fstype "$FSTYPE" $trace \
 		--transport $t $mode "$SRC" "$MNT" >"$log" 2>&1 &
 	pid=$!
 	up=0

@@ -142,14 +142,17 @@ static void check(const char *dir, int i, char *buf, char *want)
 		for (j = 0; j < (uint64_t)n && buf[j] == want[j]; j++)
 			;
 		if (j < (uint64_t)n) {
+			struct stat st = {};
 			uint64_t e;
 
 			for (e = j; e < (uint64_t)n && buf[e] != want[e]; e++)
 				;
-			printf("# %llu wrong bytes from %llu, read %02x want %02x\n",
+			fstat(fd, &st);
+			printf("# %llu wrong bytes from %llu, read %02x want %02x (inode %llu)\n",
 			       (unsigned long long)(e - j),
 			       (unsigned long long)(off + j),
-			       (unsigned char)buf[j], (unsigned char)want[j]);
+			       (unsigned char)buf[j], (unsigned char)want[j],
+			       (unsigned long long)st.st_ino);
 			bad(dir, i, "wrong byte at", off + j);
 			close(fd);
 			return;
