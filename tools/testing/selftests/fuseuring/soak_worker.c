@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xorshift.h"
+
 #define NAMES	24
 #define CHUNK	(64 * 1024)
 
@@ -45,15 +47,6 @@ static void failed(const char *what)
 {
 	if (errs++ < 3)
 		printf("# %s: %s\n", what, strerror(errno));
-}
-static uint64_t rng;
-
-static uint32_t rnd(uint32_t n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return n ? (uint32_t)(rng >> 11) % n : 0;
 }
 
 static unsigned char pattern(uint64_t seed, uint64_t off)
