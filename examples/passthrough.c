@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libfuseuring.h"
@@ -55,7 +56,9 @@ static struct {
 	/* READs and WRITEs whose data came zero-copy (for --stats). */
 	_Atomic uint64_t zero_copied;
 	const char *mountpoint;
-} pt = { .timeout = 1.0, .lock = PTHREAD_MUTEX_INITIALIZER };
+	FILE *trace;
+	pthread_mutex_t trace_lock;
+} pt = { .trace_lock = PTHREAD_MUTEX_INITIALIZER, .timeout = 1.0, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static struct node *node_of(uint64_t nodeid)
 {
@@ -482,6 +485,68 @@ static int do_xattr(struct fur_req *req, struct node *n, uint32_t op)
 	}
 }
 
+/*
+ * --trace: one line per request before it is handled, to find which
+ * request did what to a file: the node's and the handle's inode number
+ * tell a node or a handle that points at another file, and a WRITE's
+ * leading zero bytes tell data that arrived as zeros.
+ */
+static void trace_request(struct fur_req *req)
+{
+	const struct fuse_in_header *h = req->in;
+	const struct fuse_read_in *rw = req->arg;	/* READ and WRITE */
+	const uint64_t *fh_first = req->arg;	/* RELEASE, FLUSH, FSYNC */
+	struct stat nst = {}, fst = {};
+	unsigned long long off = 0, size = 0, zeros = 0;
+	long long fh = -1;
+	struct timespec now;
+
+	switch (h->opcode) {
+	case FUSE_READ:
+	case FUSE_WRITE:
+		fh = rw->fh;
+		off = rw->offset;
+		size = rw->size;
+		break;
+	case FUSE_RELEASE:
+	case FUSE_FLUSH:
+	case FUSE_FSYNC:
+		fh = *fh_first;
+		break;
+	case FUSE_SETATTR: {
+		const struct fuse_setattr_in *in = req->arg;
+
+		if (in->valid & FATTR_FH)
+			fh = in->fh;
+		if (in->valid & FATTR_SIZE)
+			size = in->size;
+		break;
+	}
+	}
+	if (h->opcode == FUSE_WRITE) {
+		size_t len = 0;
+		const unsigned char *d = fur_req_write_data(req, &len);
+
+		while (d && zeros < len && !d[zeros])
+			zeros++;
+	}
+	/* RELEASE may come after the node's FORGET: its node is not used. */
+	if (h->opcode != FUSE_RELEASE && h->opcode != FUSE_RELEASEDIR)
+		fstatat(node_of(h->nodeid)->fd, "", &nst,
+			AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	if (fh >= 0 && h->opcode != FUSE_RELEASEDIR)
+		fstat(fh, &fst);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&pt.trace_lock);
+	fprintf(pt.trace, "%lld.%06ld %s unique %" PRIu64 " pid %u node %" PRIx64
+		" ino %lu fh %lld fh_ino %lu off %llu size %llu zeros %llu\n",
+		(long long)now.tv_sec, now.tv_nsec / 1000,
+		fur_opname(h->opcode) ? fur_opname(h->opcode) : "?",
+		h->unique, h->pid, h->nodeid, (unsigned long)nst.st_ino, fh,
+		(unsigned long)fst.st_ino, off, size, zeros);
+	pthread_mutex_unlock(&pt.trace_lock);
+}
+
 static void handle(struct fur_req *req, void *priv)
 {
 	const struct fuse_in_header *h = req->in;
@@ -491,6 +556,8 @@ static void handle(struct fur_req *req, void *priv)
 	int r;
 
 	(void)priv;
+	if (pt.trace)
+		trace_request(req);
 	switch (h->opcode) {
 	case FUSE_LOOKUP:
 		name = fur_req_str(req, 0);
@@ -767,6 +834,7 @@ static void usage(FILE *f)
 		"  --test-hooks         READ of block-* waits for its interrupt,\n"
 		"                       READ of die-* kills the server\n"
 		"  --stats              print operation counts on exit\n"
+		"  --trace FILE         a line per request to FILE (debugging)\n"
 		"  -o OPTS              mount options (allow_other, ...)\n");
 }
 
@@ -791,6 +859,7 @@ int main(int argc, char **argv)
 		{ "zero-copy", no_argument, NULL, 'Z' },
 		{ "test-hooks", no_argument, NULL, 'H' },
 		{ "stats", no_argument, NULL, 'S' },
+		{ "trace", required_argument, NULL, 'R' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -840,6 +909,14 @@ int main(int argc, char **argv)
 		case 'Z': pt.zero_copy = cfg.zero_copy = true; break;
 		case 'H': pt.hooks = true; break;
 		case 'S': pt.stats = true; break;
+		case 'R':
+			pt.trace = fopen(optarg, "w");
+			if (!pt.trace) {
+				fprintf(stderr, "passthrough: %s: %s\n", optarg, strerror(errno));
+				return 1;
+			}
+			setvbuf(pt.trace, NULL, _IOLBF, 0);
+			break;
 		case 'o': cfg.mount_opts = optarg; break;
 		case 'f': break;	/* always in the foreground */
 		case 'h': usage(stdout); return 0;

@@ -22,6 +22,8 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 
+#include "xorshift.h"
+
 #define NODES		48
 #define FIRST_NODE	2
 
@@ -37,16 +39,6 @@ struct fuzz_stats {
 	char why[256];			/* the first wrong one */
 };
 
-/* xorshift64: the same messages for the same seed. */
-static uint64_t rng;
-
-static uint32_t rnd(uint32_t n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return n ? (uint32_t)(rng >> 11) % n : 0;
-}
 
 static struct fuzz_stats *st;
 static uint32_t node_mode[NODES + FIRST_NODE];

@@ -16,7 +16,12 @@
 # known file that is gone, a failure with a live server, a worker that
 # does not come back within 20 s of the server's death, a mount that does
 # not come up or go away fail the soak.  Kernel splats fail the guest run
-# (run-guest.sh).  SOAK_SEED fixes the dice.  TAP.
+# (run-guest.sh).  SOAK_SEED fixes the dice.  FUSEURING_DEV and
+# FUSEURING_FSTYPE run the same soak on another FUSE (upstream's /dev/fuse
+# and fuse, with fuse.enable_uring=Y for its ring) to tell the module's
+# faults from the library's and the example's.  SOAK_TRACE=DIR keeps
+# each round's request trace (passthrough --trace) as DIR/round-N.trace;
+# a mismatch names the file's inode number, which the trace shows.  TAP.
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +35,9 @@ WORK=$(mktemp -d /tmp/soak.XXXXXX)
 SRC=$WORK/src MNT=$WORK/mnt LEDGER=$WORK/ledger
 mkdir -p "$SRC" "$MNT" "$LEDGER"
 WORKERS=3
-load_module
+DEV=${FUSEURING_DEV:-/dev/fuseuring}
+FSTYPE=${FUSEURING_FSTYPE:-fuseuring}
+load_module "$FSTYPE"
 
 # verify_all: every file of the ledgers, read back through the mount.
 verify_all() {
@@ -95,8 +102,10 @@ while [ $(( $(date +%s) - start )) -lt "$DURATION" ]; do
 	2) mode=--direct-io ;;
 	esac
 	log=$WORK/server.log
-	"$TOP/examples/passthrough" --transport $t $mode "$SRC" "$MNT" \
-		>"$log" 2>&1 &
+	trace=
+	[ -n "${SOAK_TRACE:-}" ] && trace="--trace $SOAK_TRACE/round-$rounds.trace"
+	"$TOP/examples/passthrough" --dev "$DEV" --fstype "$FSTYPE" $trace \
+		--transport $t $mode "$SRC" "$MNT" >"$log" 2>&1 &
 	pid=$!
 	up=0
 	for _ in $(seq 100); do

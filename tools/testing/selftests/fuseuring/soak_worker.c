@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xorshift.h"
+
 #define NAMES	24
 #define CHUNK	(64 * 1024)
 
@@ -45,15 +47,6 @@ static void failed(const char *what)
 {
 	if (errs++ < 3)
 		printf("# %s: %s\n", what, strerror(errno));
-}
-static uint64_t rng;
-
-static uint32_t rnd(uint32_t n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return n ? (uint32_t)(rng >> 11) % n : 0;
 }
 
 static unsigned char pattern(uint64_t seed, uint64_t off)
@@ -142,14 +135,17 @@ static void check(const char *dir, int i, char *buf, char *want)
 		for (j = 0; j < (uint64_t)n && buf[j] == want[j]; j++)
 			;
 		if (j < (uint64_t)n) {
+			struct stat st = {};
 			uint64_t e;
 
 			for (e = j; e < (uint64_t)n && buf[e] != want[e]; e++)
 				;
-			printf("# %llu wrong bytes from %llu, read %02x want %02x\n",
+			fstat(fd, &st);
+			printf("# %llu wrong bytes from %llu, read %02x want %02x (inode %llu)\n",
 			       (unsigned long long)(e - j),
 			       (unsigned long long)(off + j),
-			       (unsigned char)buf[j], (unsigned char)want[j]);
+			       (unsigned char)buf[j], (unsigned char)want[j],
+			       (unsigned long long)st.st_ino);
 			bad(dir, i, "wrong byte at", off + j);
 			close(fd);
 			return;
