@@ -17,7 +17,7 @@ KVER=${1:-$DEFAULT_KVER}
 CACHE=${FUSEURING_CACHE:-$TOP/.cache}
 PKGS="gcc make bc qemu-system-x86 busybox-static cpio kmod xz-utils zstd
       liburing-dev libfuse3-dev fuse3 pahole fio python3 pkg-config dkms
-      python3-matplotlib groff-base man-db"
+      python3-matplotlib groff-base man-db e2fsprogs"
 # libfuse 3.18 from its Debian source package, with io-uring (passthrough_hp
 # is C++; libfuse's own test runner needs python3 alone).
 LIBFUSE_PKGS="dpkg-dev meson ninja-build pkg-config g++ liburing-dev

@@ -15,6 +15,11 @@
 #   --log FILE        keep the guest's kernel log here
 #   --cpus N          vCPUs (default 2)
 #   --mem SIZE        guest memory (default 2G)
+#   --tmp-disk SIZE   the guest's /tmp is a fresh ext4 of SIZE on a virtio
+#                     disk (a sparse file here, gone after the run) instead
+#                     of a tmpfs: what the servers of the tests keep there
+#                     then has user xattrs and O_DIRECT on every kernel
+#                     (6.1's tmpfs has neither).  /dev/shm stays a tmpfs.
 #
 # The command's output comes on stdout.  The run fails (exit 125..127 or
 # the command's status) when the guest's kernel log reports an Oops, BUG,
@@ -32,6 +37,7 @@ TIMEOUT=300
 LOG=
 CPUS=2
 MEM=2G
+TMP_DISK=
 CACHE=${CACHE:-$TOP/.cache}
 
 while [ $# -gt 0 ]; do
@@ -43,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--log) LOG=$2; shift 2 ;;
 	--cpus) CPUS=$2; shift 2 ;;
 	--mem) MEM=$2; shift 2 ;;
+	--tmp-disk) TMP_DISK=$2; shift 2 ;;
 	--) shift; break ;;
 	*) echo "run-guest: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -95,12 +102,30 @@ for d in "${FILES[@]}"; do
 	cp -a "$d/." "$ROOT/fuseuring/"
 done
 : >"$ROOT/modules"
-if [ "$HOST_ROOT" = 1 ]; then
+if [ "$HOST_ROOT" = 1 ] || [ -n "$TMP_DISK" ]; then
 	# virtio is built in from 6.12 on and a set of modules on 6.1.
 	for m in virtio_ring virtio virtio_pci_legacy_dev \
 		 virtio_pci_modern_dev virtio_pci; do
 		add_module "drivers/virtio/$m" || true
 	done
+fi
+if [ -n "$TMP_DISK" ]; then
+	# ext4 and the disk are modules on every Debian kernel; crc16 moved
+	# to lib/crc in 7.x, and crc32c is a crypto module only up to 6.x
+	# (ext4 asks for it with metadata_csum).
+	add_module lib/crc16 || add_module lib/crc/crc16 || {
+		echo "run-guest: $KVER has no module crc16" >&2
+		exit 2
+	}
+	add_module crypto/crc32c_generic || true
+	for m in fs/mbcache fs/jbd2/jbd2 fs/ext4/ext4 drivers/block/virtio_blk; do
+		add_module "$m" || {
+			echo "run-guest: $KVER has no module $m" >&2
+			exit 2
+		}
+	done
+fi
+if [ "$HOST_ROOT" = 1 ]; then
 	add_module fs/netfs/netfs || true
 	add_module fs/fscache/fscache || true	# 6.1: 9p caches through it
 	for m in net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p; do
@@ -114,6 +139,7 @@ fi
 add_module fs/fuse/fuse || true
 printf '%q ' "$@" >"$ROOT/command"
 echo "$HOST_ROOT" >"$ROOT/host-root"
+[ -n "$TMP_DISK" ] && : >"$ROOT/tmp-disk"
 echo "$TOP" >"$ROOT/top"
 cp "$TOP/tools/testing/vm/guest-init.sh" "$ROOT/init"
 chmod +x "$ROOT/init"
@@ -124,6 +150,13 @@ QEMU=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp "$CPUS"
       -display none -monitor none -no-reboot
       -serial "file:$LOG" -serial stdio
       -append "console=ttyS0 panic=-1 rdinit=/init sysctl.kernel.hung_task_timeout_secs=20 sysctl.kernel.hung_task_warnings=-1")
+if [ -n "$TMP_DISK" ]; then
+	# No journal: the disk lives for one run, and TCG pays for every
+	# block written twice.  cache=unsafe: nothing here outlives the run.
+	truncate -s "$TMP_DISK" "$WORK/tmp.img"
+	mkfs.ext4 -q -F -O ^has_journal -L guest-tmp "$WORK/tmp.img"
+	QEMU+=(-drive "file=$WORK/tmp.img,if=virtio,format=raw,cache=unsafe")
+fi
 if [ "$HOST_ROOT" = 1 ]; then
 	QEMU+=(-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap)
 	# The project again on its own, so that it stays visible when it

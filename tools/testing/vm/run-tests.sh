@@ -38,8 +38,11 @@ fi
 
 # The guest's hard limit: about 15 min of tests on an idle machine, and
 # room for a host shared with other guests (CHECK_TIMEOUT overrides).
-echo "# guest: Debian $KVER (TCG); kernel log: $KLOG"
+# The servers keep their backing folders in the guest's /tmp: an ext4
+# disk, so that user xattrs and O_DIRECT reach them on every kernel.
+echo "# guest: Debian $KVER (TCG); /tmp: ext4; kernel log: $KLOG"
 "$TOP/tools/testing/vm/run-guest.sh" --kver "$KVER" --host-root \
+	--tmp-disk 4G \
 	--timeout "${CHECK_TIMEOUT:-2700}" --log "$KLOG" -- \
 	env FUSEURING_KO="${FUSEURING_KO:-$TOP/fuseuring.ko}" \
 	tools/testing/selftests/fuseuring/run_all.sh | tee "$OUT"

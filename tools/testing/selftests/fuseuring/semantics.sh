@@ -136,24 +136,31 @@ queue_sum() {
 	cat "$1"/queue*/"$2" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
 }
 
-# The suite's environment.  The third mount is for the server-death check,
-# which needs the example's test hooks; passthrough_hp has none (and no
-# interrupts), and it refuses rename flags with EINVAL.
+# The suite's environment.  The third mount is for the server-death check:
+# the example's test hooks kill its server from a request; passthrough_hp
+# has no hooks (and no interrupts), so the check stops and kills it by its
+# pid; it refuses rename flags with EINVAL.  The random
+# exerciser's reference is a tmpfs (/dev/shm) even where /tmp, and so the
+# servers' backing folders, are not (make check's guest: ext4).
+REF=/tmp
+[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && REF=/dev/shm
 suite_env=(FUSEURING_MNT="$WORK/mnt1" FUSEURING_MNT2="$WORK/mnt2"
-	   FUSEURING_SRC="$WORK/src1" FUSEURING_REF=/tmp
+	   FUSEURING_SRC="$WORK/src1" FUSEURING_REF="$REF"
 	   FUSEURING_DEFAULT_PERMISSIONS=1 FUSEURING_TRANSPORT="$T")
+suite_env+=(FUSEURING_MNT3="$WORK/mnt3")
 if [ "$T" = libfuse-ring ]; then
 	suite_env+=(FUSEURING_SERVER_NO_RENAME_FLAGS=1)
-	servers="1 2"
 else
-	suite_env+=(FUSEURING_MNT3="$WORK/mnt3" FUSEURING_HOOKS=1)
-	servers="1 2 3"
+	suite_env+=(FUSEURING_HOOKS=1)
 fi
 
 started=1
-for s in $servers; do
+for s in 1 2 3; do
 	start "$s" || { started=0; break; }
 done
+# The helper execs passthrough_hp: the third pid is the server's.
+[ "$T" = libfuse-ring ] && [ "$started" = 1 ] &&
+	suite_env+=(FUSEURING_SERVER3_PID="${pids[2]}")
 if [ "$started" = 0 ]; then
 	if grep -qs 'missing or refused io-uring' "$WORK"/server*.log; then
 		# A kernel whose module has no ring (none of 6.1, 6.12, 7.3).

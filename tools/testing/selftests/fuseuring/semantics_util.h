@@ -825,4 +825,63 @@ static int server_death(const char *mnt, int limit)
 	return 0;
 }
 
+/*
+ * Server death mid-request, for a server without test hooks (libfuse's
+ * passthrough_hp): a child opens a file of mount @mnt, the server @pid is
+ * stopped, the child's READ then waits for it, and SIGKILL ends the
+ * server.  The READ must fail (ENOTCONN or ECONNABORTED) within @limit
+ * seconds, and the mount must then answer ENOTCONN.
+ */
+static int server_killed(const char *mnt, pid_t server, int limit)
+{
+	int opened[2], go[2], held;
+	char path[PATH_MAX], c;
+	pid_t reader;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/held-death", mnt);
+	fail_if(touch(path, "held"), "create %s: %s", path, strerror(errno));
+	fail_if(pipe(opened) || pipe(go), "pipe: %s", strerror(errno));
+	reader = fork();
+	if (reader == 0) {
+		int fd = open(path, O_RDONLY | O_DIRECT);
+		char buf[16];
+		ssize_t n;
+
+		if (fd < 0)
+			fd = open(path, O_RDONLY);
+		if (fd < 0 || write(opened[1], "o", 1) != 1 ||
+		    read(go[0], &c, 1) != 1)
+			_exit(10);
+		n = read(fd, buf, sizeof(buf));
+		if (n >= 0)
+			_exit(12);
+		_exit(errno == ENOTCONN || errno == ECONNABORTED ? 0 : 11);
+	}
+	fail_if(reader < 0, "fork: %s", strerror(errno));
+	close(opened[1]);
+	close(go[0]);
+	if (read(opened[0], &c, 1) != 1) {
+		waitpid(reader, NULL, 0);
+		fail_if(1, "the reader could not open %s", path);
+	}
+	fail_if(kill(server, SIGSTOP), "stop server %d: %s", (int)server,
+		strerror(errno));
+	fail_if(write(go[1], "g", 1) != 1, "start the read: %s",
+		strerror(errno));
+	usleep(500 * 1000);	/* let the READ reach the stopped server */
+	/* A stopped server answers nothing: the read must still wait. */
+	held = waitpid(reader, NULL, WNOHANG) == 0;
+	kill(server, SIGKILL);
+	close(opened[0]);
+	close(go[1]);
+	fail_if(!held, "the read returned while the server was stopped");
+	if (wait_child_ok(reader, limit, "the read held by the killed server"))
+		return -1;
+	fail_if(stat(path, &st) == 0 || errno != ENOTCONN,
+		"stat after the server died: %s, want ENOTCONN",
+		strerror(errno));
+	return 0;
+}
+
 #endif /* SEMANTICS_UTIL_H */
