@@ -24,6 +24,10 @@ RUNTIME=${BENCH_RUNTIME:-1}
 SIZE=${BENCH_SIZE:-64M}
 FILES=${BENCH_FILES:-1000}
 RTT_COUNT=${BENCH_RTT_COUNT:-3000}
+# Entry and attribute timeout of the servers: longer than a run, so that
+# no workload's figure depends on how many entries expired meanwhile (with
+# 1 s, a slow create phase left the stat phase more lookups to send).
+TIMEOUT=${BENCH_TIMEOUT_SECS:-3600}
 KERNEL=$(uname -r)
 KO=${FUSEURING_KO:-$TOP/fuseuring.ko}
 W=/tmp/bench
@@ -57,7 +61,8 @@ passthrough() {
 
 	shift
 	mkdir -p "$d/src" "$d/mnt"
-	"$PT" "$@" -o allow_other "$d/src" "$d/mnt" >"$d.log" 2>&1 &
+	"$PT" "$@" --timeout "$TIMEOUT" -o allow_other "$d/src" "$d/mnt" \
+		>"$d.log" 2>&1 &
 	pid[$t]=$!
 	for _ in $(seq 200); do
 		grep -q 'passthrough: ready' "$d.log" && return 0

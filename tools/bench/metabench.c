@@ -5,9 +5,14 @@
  *   metabench DIR create|stat|unlink THREADS FILES
  *
  * Each thread works in DIR/tN on FILES files: create makes them (open
- * O_CREAT|O_EXCL, close), stat stats each one, unlink removes them.  The
- * phases are separate runs so that each is timed alone; run create, then
- * stat, then unlink on the same DIR.  Prints one line:
+ * O_CREAT|O_EXCL, close), stat asks for each one's attributes with
+ * statx(AT_STATX_FORCE_SYNC), unlink removes them.  stat forces the sync
+ * because a FUSE client answers a plain stat from its attribute cache
+ * until the server's timeout runs out: how many of the files' attributes
+ * were still cached would then depend on how long the creates took, and a
+ * cached stat measures no transport at all.  The phases are separate runs
+ * so that each is timed alone; run create, then stat, then unlink on the
+ * same DIR.  Prints one line:
  *   metabench: OP THREADS FILES SECONDS OPS_PER_SEC
  */
 #include <errno.h>
@@ -46,7 +51,7 @@ static void *work(void *arg)
 {
 	struct worker *w = arg;
 	char path[PATH_MAX];
-	struct stat st;
+	struct statx stx;
 	long i;
 	int fd;
 
@@ -60,7 +65,8 @@ static void *work(void *arg)
 				goto fail;
 			break;
 		case OP_STAT:
-			if (stat(path, &st))
+			if (statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC,
+				  STATX_BASIC_STATS, &stx))
 				goto fail;
 			break;
 		case OP_UNLINK:
