@@ -259,19 +259,39 @@ static void *zs_loop(void *arg)
 	return NULL;
 }
 
-/* A window queue with NENTS entries, the window mapped, the loop running. */
-static int zs_start(struct zs *z)
+/* The counters in memory a parent process shares, unless z has some. */
+static int zs_share(struct zs *z)
 {
-	unsigned int n;
-	int err;
-
 	if (!z->sh) {
 		z->sh = mmap(NULL, sizeof(*z->sh), PROT_READ | PROT_WRITE,
 			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (z->sh == MAP_FAILED)
 			return -ENOMEM;
 	}
-	err = zs_mount(&z->s);
+	return 0;
+}
+
+/* Run loop in the ring thread; 0 once it has registered the entries. */
+static int zs_run(struct zs *z, void *(*loop)(void *))
+{
+	unsigned int n;
+
+	z->s.reg_state = 1;
+	if (pthread_create(&z->thr, NULL, loop, z))
+		return -EAGAIN;
+	z->s.ring_running = true;
+	for (n = 0; n < 500 && z->s.reg_state == 1; n++)
+		usleep(10000);
+	return z->s.reg_state;
+}
+
+/* A window queue with NENTS entries, the window mapped, the loop running. */
+static int zs_start(struct zs *z)
+{
+	int err = zs_share(z);
+
+	if (!err)
+		err = zs_mount(&z->s);
 	if (!err)
 		err = zc_cmd(&z->s, FUSE_IO_URING_CMD_ADD_QUEUE,
 			     FUSE_URING_ZERO_COPY | FUSEURING_ZERO_COPY_WINDOW);
@@ -281,13 +301,7 @@ static int zs_start(struct zs *z)
 	z->win = zc_map_window(&z->s, z->win_len, MAP_SHARED);
 	if (!z->win)
 		return -errno;
-	z->s.reg_state = 1;
-	if (pthread_create(&z->thr, NULL, zs_loop, z))
-		return -EAGAIN;
-	z->s.ring_running = true;
-	for (n = 0; n < 500 && z->s.reg_state == 1; n++)
-		usleep(10000);
-	return z->s.reg_state;
+	return zs_run(z, zs_loop);
 }
 
 static void zs_stop(struct zs *z)
@@ -466,8 +480,12 @@ static long check_pattern(const char *buf, uint64_t off, size_t len)
 	return bad;
 }
 
-/* Reads at unaligned offsets, partial pages, past EOF; mmap; O_DIRECT. */
-TEST_F_TIMEOUT(zc, read_data, 120)
+/*
+ * Reads at unaligned offsets, partial pages, past EOF; mmap; O_DIRECT:
+ * every byte the pattern's, some READs zero-copied (either kind).
+ */
+static void read_shapes(struct __test_metadata *_metadata, struct zs *z,
+			uint32_t open_flags)
 {
 	static const struct { uint64_t off; size_t len; } cases[] = {
 		{ 0, 4096 }, { 1, 1 }, { 4095, 2 }, { 100, 8000 },
@@ -481,9 +499,7 @@ TEST_F_TIMEOUT(zc, read_data, 120)
 	char *map;
 	int fd;
 
-	NEED_FUSEURING();
 	ASSERT_NE(NULL, buf);
-	ASSERT_EQ(0, zs_start(&self->z));
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		drop_caches();
 		fd = open(MNT "/file", O_RDONLY);
@@ -505,7 +521,7 @@ TEST_F_TIMEOUT(zc, read_data, 120)
 		munmap(map, RS_FILE_SIZE);
 	} else {
 		/* A shared mapping of a direct-I/O file is refused. */
-		EXPECT_TRUE(variant->open_flags & FOPEN_DIRECT_IO);
+		EXPECT_TRUE(open_flags & FOPEN_DIRECT_IO);
 	}
 	close(fd);
 	fd = open(MNT "/file", O_RDONLY | O_DIRECT);
@@ -513,15 +529,17 @@ TEST_F_TIMEOUT(zc, read_data, 120)
 	EXPECT_EQ(65536, pread(fd, buf, 65536, 8192));
 	EXPECT_EQ(0, check_pattern(buf, 8192, 65536));
 	close(fd);
-	EXPECT_GT(self->z.sh->zc_reads, 0);
-	TH_LOG("%d zero-copy READs, %d copied READ/WRITEs",
-	       self->z.sh->zc_reads, self->z.sh->copied);
-	zs_stop(&self->z);
+	EXPECT_GT(z->sh->zc_reads, 0);
+	TH_LOG("%d zero-copy READs, %d copied READ/WRITEs", z->sh->zc_reads,
+	       z->sh->copied);
 	free(buf);
 }
 
-/* Writes of every shape, checked by the server against the pattern. */
-TEST_F_TIMEOUT(zc, write_data, 120)
+/*
+ * Writes of every shape, checked by the server against the pattern:
+ * none lost or added, some zero-copied (either kind).
+ */
+static void write_shapes(struct __test_metadata *_metadata, struct zs *z)
 {
 	static const struct { uint64_t off; size_t len; } cases[] = {
 		{ 0, 4096 }, { 1, 1 }, { 4095, 2 }, { 100, 8000 },
@@ -533,10 +551,7 @@ TEST_F_TIMEOUT(zc, write_data, 120)
 	uint64_t j;
 	int fd;
 
-	NEED_FUSEURING();
 	ASSERT_NE(NULL, buf);
-	self->z.probe_write = true;
-	ASSERT_EQ(0, zs_start(&self->z));
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fd = open(MNT "/file", O_WRONLY);
 		ASSERT_GE(fd, 0);
@@ -555,17 +570,33 @@ TEST_F_TIMEOUT(zc, write_data, 120)
 	EXPECT_EQ(65536, pwrite(fd, buf, 65536, 8192));
 	close(fd);
 	expect += 65536;
-	EXPECT_EQ(0, self->z.sh->write_bad);
-	EXPECT_GT(self->z.sh->zc_writes, 0);
+	EXPECT_EQ(0, z->sh->write_bad);
+	EXPECT_GT(z->sh->zc_writes, 0);
 	/* Writes may be merged (page cache), never lost or added. */
-	EXPECT_LE(self->z.s.written, expect);
-	EXPECT_GT(self->z.s.written, 0);
+	EXPECT_LE(z->s.written, expect);
+	EXPECT_GT(z->s.written, 0);
+	TH_LOG("%d zero-copy WRITEs, %d copied, %ld bytes", z->sh->zc_writes,
+	       z->sh->copied, z->s.written);
+	free(buf);
+}
+
+TEST_F_TIMEOUT(zc, read_data, 120)
+{
+	NEED_FUSEURING();
+	ASSERT_EQ(0, zs_start(&self->z));
+	read_shapes(_metadata, &self->z, variant->open_flags);
+	zs_stop(&self->z);
+}
+
+TEST_F_TIMEOUT(zc, write_data, 120)
+{
+	NEED_FUSEURING();
+	self->z.probe_write = true;
+	ASSERT_EQ(0, zs_start(&self->z));
+	write_shapes(_metadata, &self->z);
 	/* A WRITE's pages are read-only in the window. */
 	EXPECT_EQ(self->z.sh->zc_writes, self->z.sh->sigbus_on_write);
-	TH_LOG("%d zero-copy WRITEs, %d copied, %ld bytes", self->z.sh->zc_writes,
-	       self->z.sh->copied, self->z.s.written);
 	zs_stop(&self->z);
-	free(buf);
 }
 
 /* Once a request ends, its pages are out of the window. */
@@ -910,23 +941,18 @@ static int zb_backing(void)
 }
 
 /*
- * A zero-copy queue of upstream's kind: ADD_QUEUE, the sparse buffer
- * table (slots 1..NENTS), a server-memory pool of NENTS slots, the loop.
+ * A zero-copy queue of upstream's kind: ADD_QUEUE, a sparse buffer table
+ * of table_len slots (entry n takes slot n + 1), a server-memory pool of
+ * NENTS slots, the loop.
  */
-static int zb_start(struct zs *z)
+static int zb_start_table(struct zs *z, unsigned int table_len)
 {
-	unsigned int n;
 	int err;
 
 	z->bvec = true;
-	/* When the loop ends, no request holds a slot: all must be empty. */
-	z->probe_after = true;
-	if (!z->sh) {
-		z->sh = mmap(NULL, sizeof(*z->sh), PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (z->sh == MAP_FAILED)
-			return -ENOMEM;
-	}
+	err = zs_share(z);
+	if (err)
+		return err;
 	z->backing = zb_backing();
 	z->sink = memfd_create("zb-sink", 0);
 	if (z->backing < 0 || z->sink < 0)
@@ -936,7 +962,7 @@ static int zb_start(struct zs *z)
 		err = zc_cmd(&z->s, FUSE_IO_URING_CMD_ADD_QUEUE,
 			     FUSE_URING_ZERO_COPY);
 	if (!err)
-		err = io_uring_register_buffers_sparse(&z->s.ring, NENTS + 1);
+		err = io_uring_register_buffers_sparse(&z->s.ring, table_len);
 	if (err)
 		return err;
 	z->pool = mmap(NULL, NENTS * ZB_SLOT, PROT_READ | PROT_WRITE,
@@ -944,15 +970,15 @@ static int zb_start(struct zs *z)
 	if (z->pool == MAP_FAILED)
 		return -ENOMEM;
 	err = zb_cmd_pool(z, NENTS * ZB_SLOT);
-	if (err)
-		return err;
-	z->s.reg_state = 1;
-	if (pthread_create(&z->thr, NULL, zb_loop, z))
-		return -EAGAIN;
-	z->s.ring_running = true;
-	for (n = 0; n < 500 && z->s.reg_state == 1; n++)
-		usleep(10000);
-	return z->s.reg_state;
+	return err ? err : zs_run(z, zb_loop);
+}
+
+/* Slots 1..NENTS for the entries, probed empty once the loop ends. */
+static int zb_start(struct zs *z)
+{
+	/* When the loop ends, no request holds a slot: all must be empty. */
+	z->probe_after = true;
+	return zb_start_table(z, NENTS + 1);
 }
 
 static void zb_stop(struct zs *z)
@@ -1009,26 +1035,7 @@ TEST_F_TIMEOUT(zc, bvec_slot_outside_table, 60)
 
 	NEED_BVEC();
 	/* Entries take slots 1..NENTS; a table of 2 lacks most of them. */
-	memset(&self->z, 0, sizeof(self->z));
-	self->z.open_flags = variant->open_flags;
-	self->z.sh = mmap(NULL, sizeof(*self->z.sh), PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->z.sh);
-	self->z.backing = zb_backing();
-	self->z.sink = memfd_create("zb-sink", 0);
-	ASSERT_EQ(0, zs_mount(&self->z.s));
-	ASSERT_EQ(0, zc_cmd(&self->z.s, FUSE_IO_URING_CMD_ADD_QUEUE,
-			    FUSE_URING_ZERO_COPY));
-	ASSERT_EQ(0, io_uring_register_buffers_sparse(&self->z.s.ring, 2));
-	self->z.pool = mmap(NULL, NENTS * ZB_SLOT, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_EQ(0, zb_cmd_pool(&self->z, NENTS * ZB_SLOT));
-	self->z.s.reg_state = 1;
-	ASSERT_EQ(0, pthread_create(&self->z.thr, NULL, zb_loop, &self->z));
-	self->z.s.ring_running = true;
-	while (self->z.s.reg_state == 1)
-		usleep(10000);
-	ASSERT_EQ(0, self->z.s.reg_state);
+	ASSERT_EQ(0, zb_start_table(&self->z, 2));
 	drop_caches();
 	fd = open(MNT "/file", O_RDONLY);
 	ASSERT_GE(fd, 0);
@@ -1052,105 +1059,26 @@ TEST_F_TIMEOUT(zc, bvec_slot_outside_table, 60)
 /* READs of every shape through READ_FIXED; every slot empty after. */
 TEST_F_TIMEOUT(zc, bvec_read_data, 120)
 {
-	static const struct { uint64_t off; size_t len; } cases[] = {
-		{ 0, 4096 }, { 1, 1 }, { 4095, 2 }, { 100, 8000 },
-		{ 12345, 65536 + 17 }, { RS_FILE_SIZE - 10, 100 },
-		{ RS_FILE_SIZE - 4096 - 3, 4096 * 3 }, { RS_FILE_SIZE, 10 },
-		{ 0, RS_FILE_SIZE },
-	};
-	char *buf = aligned_alloc(4096, RS_FILE_SIZE + 8192);
-	unsigned int i;
-	ssize_t want;
-	char *map;
-	int fd;
-
 	NEED_BVEC();
-	ASSERT_NE(NULL, buf);
 	ASSERT_EQ(0, zb_start(&self->z));
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		drop_caches();
-		fd = open(MNT "/file", O_RDONLY);
-		ASSERT_GE(fd, 0);
-		want = cases[i].off >= RS_FILE_SIZE ? 0 :
-		       (ssize_t)(cases[i].off + cases[i].len > RS_FILE_SIZE ?
-				 RS_FILE_SIZE - cases[i].off : cases[i].len);
-		EXPECT_EQ(want, pread(fd, buf + 1, cases[i].len,
-				      cases[i].off));
-		EXPECT_EQ(0, check_pattern(buf + 1, cases[i].off, want));
-		close(fd);
-	}
-	drop_caches();
-	fd = open(MNT "/file", O_RDONLY);
-	ASSERT_GE(fd, 0);
-	map = mmap(NULL, RS_FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	if (map != MAP_FAILED) {
-		EXPECT_EQ(0, check_pattern(map, 0, RS_FILE_SIZE));
-		munmap(map, RS_FILE_SIZE);
-	} else {
-		EXPECT_TRUE(variant->open_flags & FOPEN_DIRECT_IO);
-	}
-	close(fd);
-	fd = open(MNT "/file", O_RDONLY | O_DIRECT);
-	ASSERT_GE(fd, 0);
-	EXPECT_EQ(65536, pread(fd, buf, 65536, 8192));
-	EXPECT_EQ(0, check_pattern(buf, 8192, 65536));
-	close(fd);
-	EXPECT_GT(self->z.sh->zc_reads, 0);
-	TH_LOG("%d zero-copy READs, %d copied", self->z.sh->zc_reads,
-	       self->z.sh->copied);
+	read_shapes(_metadata, &self->z, variant->open_flags);
 	zb_stop(&self->z);
 	/* Once the loop ended, every slot was probed: all empty. */
 	EXPECT_EQ(NENTS, self->z.sh->probes);
 	EXPECT_EQ(0, self->z.sh->stale_slots);
-	free(buf);
 }
 
 /* WRITEs of every shape through WRITE_FIXED; their pages not writable. */
 TEST_F_TIMEOUT(zc, bvec_write_data, 120)
 {
-	static const struct { uint64_t off; size_t len; } cases[] = {
-		{ 0, 4096 }, { 1, 1 }, { 4095, 2 }, { 100, 8000 },
-		{ 12345, 65536 + 17 }, { 65536, 131072 },
-	};
-	char *buf = aligned_alloc(4096, RS_FILE_SIZE + 8192);
-	long expect = 0;
-	unsigned int i;
-	uint64_t j;
-	int fd;
-
 	NEED_BVEC();
-	ASSERT_NE(NULL, buf);
 	ASSERT_EQ(0, zb_start(&self->z));
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		fd = open(MNT "/file", O_WRONLY);
-		ASSERT_GE(fd, 0);
-		for (j = 0; j < cases[i].len; j++)
-			buf[1 + j] = rs_pattern(cases[i].off + j);
-		EXPECT_EQ((ssize_t)cases[i].len,
-			  pwrite(fd, buf + 1, cases[i].len, cases[i].off));
-		EXPECT_EQ(0, fsync(fd));
-		close(fd);
-		expect += cases[i].len;
-	}
-	fd = open(MNT "/file", O_WRONLY | O_DIRECT);
-	ASSERT_GE(fd, 0);
-	for (j = 0; j < 65536; j++)
-		buf[j] = rs_pattern(8192 + j);
-	EXPECT_EQ(65536, pwrite(fd, buf, 65536, 8192));
-	close(fd);
-	expect += 65536;
-	EXPECT_EQ(0, self->z.sh->write_bad);
-	EXPECT_GT(self->z.sh->zc_writes, 0);
-	EXPECT_LE(self->z.s.written, expect);
-	EXPECT_GT(self->z.s.written, 0);
+	write_shapes(_metadata, &self->z);
 	/* A WRITE's pages are a source only: READ_FIXED into them fails. */
 	EXPECT_EQ(self->z.sh->zc_writes, self->z.sh->write_pages_ro);
-	TH_LOG("%d zero-copy WRITEs, %d copied, %ld bytes",
-	       self->z.sh->zc_writes, self->z.sh->copied, self->z.s.written);
 	zb_stop(&self->z);
 	EXPECT_EQ(NENTS, self->z.sh->probes);
 	EXPECT_EQ(0, self->z.sh->stale_slots);
-	free(buf);
 }
 
 /*
