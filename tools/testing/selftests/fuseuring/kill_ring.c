@@ -133,22 +133,6 @@ TEST_F(ring, kill_64_in_flight)
 	EXPECT_EQ(0, module_refs(5));
 }
 
-/* A hand-driven server in this process (ring_errors' style). */
-static int hand_setup(struct rs *s, const char *mnt, unsigned int per_queue)
-{
-	int err = rs_mount(s, mnt);
-
-	if (!err)
-		err = rs_do_init(s, true);
-	if (!err)
-		err = rs_start(s);
-	if (!err)
-		err = rs_ring_init(s, 64, IORING_SETUP_SQE128);
-	if (!err)
-		err = rs_register_all(s, per_queue);
-	return err;
-}
-
 /* Take one request off the ring: its entry, or -1. */
 static int next_request(struct rs *s, int ms)
 {
@@ -216,7 +200,7 @@ TEST_F(ring, kill_ring_closed_device_kept)
 
 	if (rs_param_queues() < 2)
 		SKIP(return, "one queue: no queue is left without entries");
-	ASSERT_EQ(0, hand_setup(&s, self->mnt, 1));
+	ASSERT_EQ(0, rs_setup_hand(&s, self->mnt, 1));
 	caller_start(&held, self->mnt, "d1");
 	n = next_request(&s, 5000);
 	ASSERT_LE(0, n);
@@ -266,7 +250,7 @@ TEST_F(ring, kill_after_ring_closed_with_requests_held)
 	self->server = fork();
 	ASSERT_LE(0, self->server);
 	if (self->server == 0) {
-		c = hand_setup(s, self->mnt, 2) == 0;
+		c = rs_setup_hand(s, self->mnt, 2) == 0;
 		if (write(p[1], &c, 1) != 1 || !c)
 			_exit(1);
 		c = next_request(s, 5000) >= 0 && next_request(s, 5000) >= 0;

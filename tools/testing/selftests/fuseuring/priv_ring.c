@@ -102,14 +102,8 @@ static int setup(struct rs *s, const char *mnt)
 {
 	struct iovec iov[RS_MAX_ENTS][2];
 	unsigned int q;
-	int err = rs_mount(s, mnt);
+	int err = rs_mount_ring(s, mnt, 64);
 
-	if (!err)
-		err = rs_do_init(s, true);
-	if (!err)
-		err = rs_start(s);
-	if (!err)
-		err = rs_ring_init(s, 64, IORING_SETUP_SQE128);
 	if (err)
 		return err;
 	s->nq = rs_param_queues();
@@ -302,10 +296,7 @@ TEST_F(ring, priv_ring_no_access_beyond_registered_buffers)
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, harea);
 	ASSERT_NE(MAP_FAILED, parea);
-	ASSERT_EQ(0, rs_mount(s, self->mnt));
-	ASSERT_EQ(0, rs_do_init(s, true));
-	ASSERT_EQ(0, rs_start(s));
-	ASSERT_EQ(0, rs_ring_init(s, 8, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_mount_ring(s, self->mnt, 8));
 	s->nq = 1;
 	s->nents = 1;
 	e = &s->ents[0];

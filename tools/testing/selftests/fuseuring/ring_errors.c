@@ -122,10 +122,7 @@ TEST(bad_register_args)
 
 	RS_NEED_RING();
 
-	ASSERT_EQ(0, rs_mount(&s, MNT));
-	ASSERT_EQ(0, rs_do_init(&s, true));
-	ASSERT_EQ(0, rs_start(&s));
-	ASSERT_EQ(0, rs_ring_init(&s, 8, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_mount_ring(&s, MNT, 8));
 	ASSERT_EQ(0, rs_alloc_ent(&e, 0));
 	good[0] = (struct iovec){ e.hdr, sizeof(*e.hdr) };
 	good[1] = (struct iovec){ e.payload, RS_PAYLOAD };
@@ -182,12 +179,8 @@ TEST(commit_errors)
 	RS_NEED_RING();
 
 	ASSERT_EQ(0, rs_set_param_queues(1));
-	ASSERT_EQ(0, rs_mount(&s, MNT));
-	ASSERT_EQ(0, rs_do_init(&s, true));
-	ASSERT_EQ(0, rs_start(&s));
-	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
 	/* This thread submits, so the command's task work runs here. */
-	ASSERT_EQ(0, rs_register_all(&s, 2));
+	ASSERT_EQ(0, rs_setup_hand(&s, MNT, 2));
 	EXPECT_EQ(0, rs_set_param_queues(0));
 
 	/* A good request, then its commit id again: -ENOENT, once. */
@@ -251,11 +244,7 @@ TEST(interrupt_on_classic_path)
 
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	ASSERT_EQ(0, rs_set_param_queues(1));
-	ASSERT_EQ(0, rs_mount(&s, MNT));
-	ASSERT_EQ(0, rs_do_init(&s, true));
-	ASSERT_EQ(0, rs_start(&s));
-	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
-	ASSERT_EQ(0, rs_register_all(&s, 2));
+	ASSERT_EQ(0, rs_setup_hand(&s, MNT, 2));
 	EXPECT_EQ(0, rs_set_param_queues(0));
 
 	client_start(&c, "hold1");
@@ -498,10 +487,7 @@ TEST(ring_thread_exits)
 
 	RS_NEED_RING();
 
-	ASSERT_EQ(0, rs_mount(&s, MNT));
-	ASSERT_EQ(0, rs_do_init(&s, true));
-	ASSERT_EQ(0, rs_start(&s));
-	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_mount_ring(&s, MNT, 64));
 	ASSERT_EQ(0, pthread_create(&thr, NULL, register_and_exit, &s));
 	ASSERT_EQ(0, pthread_join(thr, NULL));
 	ASSERT_EQ(0, s.reg_state);
@@ -522,11 +508,7 @@ TEST(ring_closed_device_open)
 
 	RS_NEED_RING();
 
-	ASSERT_EQ(0, rs_mount(&s, MNT));
-	ASSERT_EQ(0, rs_do_init(&s, true));
-	ASSERT_EQ(0, rs_start(&s));
-	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
-	ASSERT_EQ(0, rs_register_all(&s, 2));
+	ASSERT_EQ(0, rs_setup_hand(&s, MNT, 2));
 	/* Closing the ring cancels the parked commands: no hang. */
 	t0 = raw_now();
 	io_uring_queue_exit(&s.ring);

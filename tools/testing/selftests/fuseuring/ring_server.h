@@ -536,6 +536,64 @@ static inline int rs_start_ring(struct rs *s, unsigned int per_queue)
 }
 
 /*
+ * Mount, INIT with the ring, the classic loop running, and an SQE128 ring
+ * of depth entries (none with depth 0: the ring thread makes its own).
+ * No ring command yet: the first one makes the connection's ring.
+ */
+static inline int rs_mount_ring(struct rs *s, const char *mnt,
+				unsigned int depth)
+{
+	int err = rs_mount(s, mnt);
+
+	if (!err)
+		err = rs_do_init(s, true);
+	if (!err)
+		err = rs_start(s);
+	if (!err && depth)
+		err = rs_ring_init(s, depth, IORING_SETUP_SQE128);
+	return err;
+}
+
+/*
+ * rs_mount_ring() with a ring of one queue: ring_queues is 1 until the
+ * first ring command, an ADD_QUEUE of a queue that does not exist
+ * (EINVAL), has made the ring.
+ */
+static inline int rs_mount_one_queue(struct rs *s, const char *mnt,
+				     unsigned int depth)
+{
+	struct io_uring_sqe *sqe;
+	int err = rs_set_param_queues(1);
+
+	if (!err)
+		err = rs_mount_ring(s, mnt, depth);
+	if (!err) {
+		sqe = rs_sqe(s, FUSE_IO_URING_CMD_ADD_QUEUE, 999);
+		if (sqe)
+			rs_cmd(sqe)->qid = 0xffff;
+		if (!sqe || rs_submit_wait(s, 2000, NULL) != -EINVAL)
+			err = -EPROTO;
+	}
+	rs_set_param_queues(0);
+	return err;
+}
+
+/*
+ * A server driven by hand from this thread (the task work of the
+ * commands it submits runs here): rs_mount_ring(), then per_queue
+ * entries registered on every queue.
+ */
+static inline int rs_setup_hand(struct rs *s, const char *mnt,
+				unsigned int per_queue)
+{
+	int err = rs_mount_ring(s, mnt, 64);
+
+	if (!err)
+		err = rs_register_all(s, per_queue);
+	return err;
+}
+
+/*
  * Full setup: mount, INIT with the ring, entries on every queue, loops.
  * ring_flags: 0 for a plain SQE128 ring made here; else the ring thread
  * makes its ring with these flags (SINGLE_ISSUER needs that).
@@ -543,15 +601,10 @@ static inline int rs_start_ring(struct rs *s, unsigned int per_queue)
 static inline int rs_setup_flags(struct rs *s, const char *mnt,
 				 unsigned int per_queue, unsigned int ring_flags)
 {
-	int err = rs_mount(s, mnt);
+	int err = rs_mount_ring(s, mnt, ring_flags ? 0 : 128);
 
+	/* After rs_mount(), which clears s. */
 	s->thread_ring_flags = ring_flags;
-	if (!err)
-		err = rs_do_init(s, true);
-	if (!err && !ring_flags)
-		err = rs_ring_init(s, 128, IORING_SETUP_SQE128);
-	if (!err)
-		err = rs_start(s);
 	if (!err)
 		err = rs_start_ring(s, per_queue);
 	return err;
@@ -571,6 +624,20 @@ static inline void rs_teardown(struct rs *s)
 	if (s->classic_running)
 		pthread_join(s->classic, NULL);
 	io_uring_queue_exit(&s->ring);
+	close(s->fd);
+}
+
+/*
+ * Close the ring before the umount: entries this thread registered would
+ * take DESTROY, whose task work runs in this very thread, blocked in the
+ * umount.  Without them DESTROY goes to the classic loop.
+ */
+static inline void rs_teardown_closed(struct rs *s)
+{
+	io_uring_queue_exit(&s->ring);
+	umount2(s->mnt, MNT_DETACH);
+	if (s->classic_running)
+		pthread_join(s->classic, NULL);
 	close(s->fd);
 }
 

@@ -138,21 +138,7 @@ static char *zc_map_window(struct rs *s, size_t len, int flags)
 /* Mount with one queue, INIT with the ring, the classic loop running. */
 static int zs_mount(struct rs *s)
 {
-	int err = rs_set_param_queues(1);
-
-	if (!err)
-		err = rs_mount(s, MNT);
-	if (!err)
-		err = rs_do_init(s, true);
-	if (!err)
-		err = rs_start(s);
-	if (!err)
-		err = rs_ring_init(s, 64, IORING_SETUP_SQE128);
-	/* The first ring command makes the ring, with one queue. */
-	if (!err && zc_cmd(s, FUSE_IO_URING_CMD_ADD_QUEUE, 1ULL << 5) != -EINVAL)
-		err = -EPROTO;
-	rs_set_param_queues(0);
-	return err;
+	return rs_mount_one_queue(s, MNT, 64);
 }
 
 /* Answer entry n's request, through the window when it came that way. */
@@ -317,16 +303,6 @@ static void zs_stop(struct zs *z)
 	close(z->s.fd);
 }
 
-/* Close the ring first (see ring_bufpool.c): DESTROY goes classic. */
-static void zs_stop_closed(struct rs *s)
-{
-	io_uring_queue_exit(&s->ring);
-	umount2(MNT, MNT_DETACH);
-	if (s->classic_running)
-		pthread_join(s->classic, NULL);
-	close(s->fd);
-}
-
 #define NEED_FUSEURING() do {						\
 	RS_NEED_RING();							\
 	if (getenv("FUSEURING_DEV"))					\
@@ -370,7 +346,7 @@ TEST(priv_zerocopy_needs_cap_sys_admin)
 	EXPECT_EQ(NULL, zc_map_window(&s, WIN, MAP_SHARED));
 	EXPECT_EQ(EPERM, errno);
 	ASSERT_EQ(0, set_cap_sys_admin(true));
-	zs_stop_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 TEST(window_errors)
@@ -385,7 +361,7 @@ TEST(window_errors)
 		/* The queue is then upstream's: the window needs another. */
 		EXPECT_EQ(0, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
 				    FUSE_URING_ZERO_COPY));
-		zs_stop_closed(&s);
+		rs_teardown_closed(&s);
 		ASSERT_EQ(0, zs_mount(&s));
 	} else {
 		EXPECT_EQ(-EOPNOTSUPP, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
@@ -432,7 +408,7 @@ TEST(window_errors)
 	EXPECT_EQ(-EINVAL, zc_register(&s, 0, FUSEURING_ZC_MAX_ENTS, true));
 	if (w)
 		munmap(w, WIN);
-	zs_stop_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 FIXTURE(zc) {
@@ -1004,7 +980,7 @@ TEST(bvec_needs_cap_sys_admin)
 			    FUSE_URING_ZERO_COPY));
 	EXPECT_EQ(-EEXIST, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
 				  FUSE_URING_ZERO_COPY));
-	zs_stop_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 /* Upstream's REGISTER rules on zero-copy queues and on others. */
@@ -1019,12 +995,12 @@ TEST(bvec_register_errors)
 			    FUSE_URING_ZERO_COPY));
 	/* A zero-copy queue takes only a pool: no per-entry buffer. */
 	EXPECT_EQ(-EINVAL, zc_register_ent(&z.s, 0, 1, true, false));
-	zs_stop_closed(&z.s);
+	rs_teardown_closed(&z.s);
 	/* A queue without zero-copy takes only slot 0. */
 	ASSERT_EQ(0, zs_mount(&z.s));
 	ASSERT_EQ(0, zc_cmd(&z.s, FUSE_IO_URING_CMD_ADD_QUEUE, 0));
 	EXPECT_EQ(-EINVAL, zc_register_ent(&z.s, 0, 5, true, false));
-	zs_stop_closed(&z.s);
+	rs_teardown_closed(&z.s);
 }
 
 /* A slot outside the server's buffer table: the request ends, EINVAL. */
