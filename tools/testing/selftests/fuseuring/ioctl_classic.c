@@ -10,7 +10,6 @@
  */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "raw_server.h"
@@ -174,16 +173,10 @@ static void serve(int fd)
 
 FIXTURE_SETUP(ioctl)
 {
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
 	char path[80];
 	int fd;
 
-	if (access("/sys/module/fuseuring", F_OK)) {
-		fd = open(ko, O_RDONLY | O_CLOEXEC);
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0));
-		close(fd);
-	}
+	ASSERT_EQ(0, raw_load_module());
 	seen = mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, seen);

@@ -7,7 +7,6 @@
  *
  * FUSEURING_KO names the module to load when it is not loaded.
  */
-#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "raw_server.h"
@@ -19,16 +18,11 @@ FIXTURE(classic) {
 
 FIXTURE_SETUP(classic)
 {
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
+	int err = raw_load_module();
 
-	if (access("/sys/module/fuseuring", F_OK)) {
-		int fd = open(ko, O_RDONLY | O_CLOEXEC);
-
-		ASSERT_LE(0, fd) TH_LOG("open %s: %s", ko, strerror(errno));
-		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0))
-			TH_LOG("load %s: %s", ko, strerror(errno));
-		close(fd);
-	}
+	ASSERT_EQ(0, err) TH_LOG("load %s: %s",
+				 getenv("FUSEURING_KO") ?: "fuseuring.ko",
+				 strerror(-err));
 	strcpy(self->mnt, "/tmp/kill.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->mnt));
 }

@@ -537,7 +537,7 @@ TEST_F_TIMEOUT(ring, kill_mount_cycles_leak_nothing, 300)
 	long slab0, slab1, free0, free1;
 	struct rs *s = shared_rs();
 	double t0, t[2] = { 0, 0 };
-	int i, fd;
+	int i, err;
 
 	ASSERT_NE(NULL, s);
 	for (i = 0; i < 50; i++)	/* warm the caches up */
@@ -562,12 +562,9 @@ TEST_F_TIMEOUT(ring, kill_mount_cycles_leak_nothing, 300)
 	if (getenv("FUSEURING_DEV"))
 		return;
 	/* Nothing pins the module: it unloads, and loads again. */
-	EXPECT_EQ(0, syscall(__NR_delete_module, "fuseuring", O_NONBLOCK))
-		TH_LOG("rmmod: %s", strerror(errno));
-	fd = open(getenv("FUSEURING_KO") ?: "fuseuring.ko", O_RDONLY);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, syscall(__NR_finit_module, fd, "", 0));
-	close(fd);
+	err = module_unload(0);
+	EXPECT_EQ(0, err) TH_LOG("rmmod: %s", strerror(-err));
+	ASSERT_EQ(0, raw_load_module());
 }
 
 TEST_HARNESS_MAIN

@@ -9,7 +9,6 @@
  * - FUSE_OPEN never carries O_CREAT, O_EXCL or O_NOCTTY.
  */
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 
 #include "kselftest_harness.h"
@@ -92,15 +91,9 @@ static void serve(int fd)
 
 FIXTURE_SETUP(flags)
 {
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
 	int fd;
 
-	if (access("/sys/module/fuseuring", F_OK)) {
-		fd = open(ko, O_RDONLY | O_CLOEXEC);
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0));
-		close(fd);
-	}
+	ASSERT_EQ(0, raw_load_module());
 	seen = mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, seen);

@@ -31,15 +31,7 @@ FIXTURE(classic) {
 
 FIXTURE_SETUP(classic)
 {
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
-
-	if (access("/sys/module/fuseuring", F_OK)) {
-		int fd = open(ko, O_RDONLY | O_CLOEXEC);
-
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0));
-		close(fd);
-	}
+	ASSERT_EQ(0, raw_load_module());
 	ps = mmap(NULL, sizeof(*ps), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, ps);

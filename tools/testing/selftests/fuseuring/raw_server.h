@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,6 +42,25 @@ static inline const char *raw_dev(void)
 static inline const char *raw_fstype(void)
 {
 	return getenv("FUSEURING_FSTYPE") ?: FUSEURING_FS_TYPE;
+}
+
+/*
+ * Load FUSEURING_KO (default fuseuring.ko) unless the module is in, or
+ * the tests run on another device (FUSEURING_DEV); 0 or -errno.
+ */
+static inline int raw_load_module(void)
+{
+	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
+	int fd, ret;
+
+	if (getenv("FUSEURING_DEV") || !access("/sys/module/fuseuring", F_OK))
+		return 0;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = syscall(__NR_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
 }
 
 /* Open the device and mount it at mnt; returns the device fd or -errno. */

@@ -9,10 +9,10 @@
  * buffer, and the module's kernel-allocated pool mapped with mmap.
  * Raw ring server: ring_server.h.
  */
-#include <sys/syscall.h>
 
 #include "ring_server.h"
 #include "kselftest_harness.h"
+#include "kill_util.h"
 
 #define MNT	"/tmp/ring_bufpool_mnt"
 /* The ring's max payload: rs_reply_init()'s max_pages 32. */
@@ -679,13 +679,8 @@ TEST_F_TIMEOUT(pool, kill_with_slots_taken, 60)
 	}
 	EXPECT_EQ(0, umount(MNT));
 	/* Nothing of the connection, its pool or its pages holds the module. */
-	for (i = 0; i < 50; i++) {
-		if (!syscall(__NR_delete_module, "fuseuring", O_NONBLOCK))
-			break;
-		usleep(100000);
-	}
-	EXPECT_LT(i, 50);
-	ASSERT_EQ(0, rs_load_module());
+	EXPECT_EQ(0, module_unload(5));
+	ASSERT_EQ(0, raw_load_module());
 }
 
 TEST_HARNESS_MAIN

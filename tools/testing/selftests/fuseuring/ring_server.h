@@ -104,24 +104,8 @@ static inline bool rs_kernel_has_bvec(void)
 	return bvec && request;
 }
 
-/* Load FUSEURING_KO (default fuseuring.ko) unless the module is in. */
-static inline int rs_load_module(void)
-{
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
-	int fd, ret;
-
-	if (getenv("FUSEURING_DEV") || !access("/sys/module/fuseuring", F_OK))
-		return 0;
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = syscall(__NR_finit_module, fd, "", 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
 #define RS_NEED_RING() do {						\
-	ASSERT_EQ(0, rs_load_module());					\
+	ASSERT_EQ(0, raw_load_module());					\
 	if (!rs_kernel_has_ring())					\
 		SKIP(return, "this kernel's fuseuring has no io_uring transport"); \
 } while (0)

@@ -24,6 +24,7 @@
 
 #include "ring_server.h"
 #include "kselftest_harness.h"
+#include "kill_util.h"
 
 #define MNT	"/tmp/ring_zerocopy_mnt"
 #define NENTS	8
@@ -1103,19 +1104,13 @@ static void kill_once(struct __test_metadata *_metadata, bool bvec)
 {
 	struct zs_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	int i;
 
 	ASSERT_NE(MAP_FAILED, sh);
 	EXPECT_EQ(0, kill_cycle(sh, bvec));
 	EXPECT_GT(sh->held, 0);
 	/* Nothing of the connection or its window holds the module. */
-	for (i = 0; i < 50; i++) {
-		if (!syscall(__NR_delete_module, "fuseuring", O_NONBLOCK))
-			break;
-		usleep(100000);
-	}
-	EXPECT_LT(i, 50);
-	ASSERT_EQ(0, rs_load_module());
+	EXPECT_EQ(0, module_unload(5));
+	ASSERT_EQ(0, raw_load_module());
 }
 
 TEST_F_TIMEOUT(kill, kill_zerocopy_with_pages_mapped, 60)
@@ -1146,22 +1141,6 @@ static long slab_objs(const char *name)
 	return objs;
 }
 
-/* A /proc/meminfo field in kB, or -1. */
-static long meminfo(const char *name)
-{
-	char line[256];
-	size_t len = strlen(name);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':')
-			v = atol(line + len + 1);
-	if (f)
-		fclose(f);
-	return v;
-}
-
 static void settle(void)
 {
 	drop_caches();
@@ -1190,8 +1169,8 @@ static void kill_cycles(struct __test_metadata *_metadata, bool bvec)
 	ASSERT_EQ(0, kill_cycle(sh, bvec));
 	settle();
 	mm0 = slab_objs("mm_struct");
-	free0 = meminfo("MemFree");
-	slab0 = meminfo("SUnreclaim");
+	free0 = meminfo_kib("MemFree:");
+	slab0 = meminfo_kib("SUnreclaim:");
 	for (i = 0; i < cycles && !err; i++) {
 		err = kill_cycle(sh, bvec);
 		held += sh->held > 0;
@@ -1200,8 +1179,8 @@ static void kill_cycles(struct __test_metadata *_metadata, bool bvec)
 	EXPECT_EQ(cycles, held);
 	settle();
 	mm1 = slab_objs("mm_struct");
-	free1 = meminfo("MemFree");
-	slab1 = meminfo("SUnreclaim");
+	free1 = meminfo_kib("MemFree:");
+	slab1 = meminfo_kib("SUnreclaim:");
 	TH_LOG("%d cycles: mm_struct %ld -> %ld, MemFree %ld -> %ld kB, SUnreclaim %ld -> %ld kB",
 	       i, mm0, mm1, free0, free1, slab0, slab1);
 	/* A few in flight (exiting tasks, per-cpu caches), not one per cycle. */
