@@ -329,9 +329,8 @@ static void fuzz_run(struct __test_metadata *_metadata,
 	TH_LOG("seed %llu, %ld broken messages",
 	       (unsigned long long)rng, messages);
 	ASSERT_EQ(0, raw_load_module());
-	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, st);
+	st = raw_shared_mem(sizeof(*st));
+	ASSERT_NE(NULL, st);
 	ASSERT_NE(NULL, mkdtemp(mnt));
 	init_nodes();
 	server = fork();

@@ -174,20 +174,14 @@ static void serve(int fd)
 FIXTURE_SETUP(ioctl)
 {
 	char path[80];
-	int fd;
 
 	ASSERT_EQ(0, raw_load_module());
-	seen = mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, seen);
+	seen = raw_shared_mem(sizeof(*seen));
+	ASSERT_NE(NULL, seen);
 	strcpy(self->mnt, "/tmp/ioctl.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->mnt));
-	fd = raw_mount(self->mnt, NULL);
-	ASSERT_LE(0, fd) TH_LOG("mount: %s", strerror(-fd));
-	self->server = fork();
-	if (self->server == 0)
-		serve(fd);
-	close(fd);
+	self->server = raw_spawn_server(self->mnt, NULL, serve);
+	ASSERT_LT(0, self->server) TH_LOG("mount: %s", strerror(-self->server));
 	snprintf(path, sizeof(path), "%s/f", self->mnt);
 	self->fd = open(path, O_RDWR);
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", path, strerror(errno));

@@ -41,10 +41,7 @@ FIXTURE_TEARDOWN(ring)
 
 static struct rs *shared_rs(void)
 {
-	struct rs *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	return s == MAP_FAILED ? NULL : s;
+	return raw_shared_mem(sizeof(struct rs));
 }
 
 /*

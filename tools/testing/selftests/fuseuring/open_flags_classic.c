@@ -91,20 +91,13 @@ static void serve(int fd)
 
 FIXTURE_SETUP(flags)
 {
-	int fd;
-
 	ASSERT_EQ(0, raw_load_module());
-	seen = mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, seen);
+	seen = raw_shared_mem(sizeof(*seen));
+	ASSERT_NE(NULL, seen);
 	strcpy(self->mnt, "/tmp/oflags.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->mnt));
-	fd = raw_mount(self->mnt, NULL);
-	ASSERT_LE(0, fd) TH_LOG("mount: %s", strerror(-fd));
-	self->server = fork();
-	if (self->server == 0)
-		serve(fd);
-	close(fd);
+	self->server = raw_spawn_server(self->mnt, NULL, serve);
+	ASSERT_LT(0, self->server) TH_LOG("mount: %s", strerror(-self->server));
 	umask(022);
 }
 

@@ -32,9 +32,8 @@ FIXTURE(classic) {
 FIXTURE_SETUP(classic)
 {
 	ASSERT_EQ(0, raw_load_module());
-	ps = mmap(NULL, sizeof(*ps), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, ps);
+	ps = raw_shared_mem(sizeof(*ps));
+	ASSERT_NE(NULL, ps);
 	strcpy(self->mnt, "/tmp/priv.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->mnt));
 	ASSERT_EQ(0, chmod(self->mnt, 0755));
@@ -120,16 +119,11 @@ static void serve(int fd)
 static int start(struct __test_metadata *_metadata, FIXTURE_DATA(classic) *self,
 		 const char *opts)
 {
-	int fd = raw_mount(self->mnt, opts);
-
-	if (fd < 0) {
-		TH_LOG("mount: %s", strerror(-fd));
+	self->server = raw_spawn_server(self->mnt, opts, serve);
+	if (self->server < 0) {
+		TH_LOG("mount: %s", strerror(-self->server));
 		return -1;
 	}
-	self->server = fork();
-	if (self->server == 0)
-		serve(fd);
-	close(fd);
 	return 0;
 }
 

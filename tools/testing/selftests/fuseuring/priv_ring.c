@@ -33,9 +33,8 @@ FIXTURE(ring) {
 FIXTURE_SETUP(ring)
 {
 	RS_NEED_RING();
-	ps = mmap(NULL, sizeof(*ps), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, ps);
+	ps = raw_shared_mem(sizeof(*ps));
+	ASSERT_NE(NULL, ps);
 	strcpy(self->mnt, "/tmp/priv_ring.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->mnt));
 	rs_set_param_queues(0);

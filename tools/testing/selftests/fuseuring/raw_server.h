@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -81,6 +82,36 @@ static inline int raw_mount(const char *mnt, const char *extra)
 		return err;
 	}
 	return fd;
+}
+
+/*
+ * Mount mnt (raw_mount()) and serve it from a child process running
+ * serve(fd), which must not return; the child's pid or -errno.  Only
+ * the child keeps the device open: its death ends the connection.
+ */
+static inline pid_t raw_spawn_server(const char *mnt, const char *extra,
+				     void (*serve)(int fd))
+{
+	int fd = raw_mount(mnt, extra), err;
+	pid_t pid;
+
+	if (fd < 0)
+		return fd;
+	pid = fork();
+	if (pid == 0)
+		serve(fd);
+	err = pid < 0 ? -errno : 0;
+	close(fd);
+	return err ? err : pid;
+}
+
+/* Memory shared with the child processes forked after; NULL if none. */
+static inline void *raw_shared_mem(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
 }
 
 /* Read one request into buf; 0 or -errno (ENODEV once unmounted). */

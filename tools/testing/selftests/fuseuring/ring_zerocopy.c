@@ -249,13 +249,9 @@ static void *zs_loop(void *arg)
 /* The counters in memory a parent process shares, unless z has some. */
 static int zs_share(struct zs *z)
 {
-	if (!z->sh) {
-		z->sh = mmap(NULL, sizeof(*z->sh), PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (z->sh == MAP_FAILED)
-			return -ENOMEM;
-	}
-	return 0;
+	if (!z->sh)
+		z->sh = raw_shared_mem(sizeof(*z->sh));
+	return z->sh ? 0 : -ENOMEM;
 }
 
 /* Run loop in the ring thread; 0 once it has registered the entries. */
@@ -1102,10 +1098,9 @@ FIXTURE_TEARDOWN(kill)
 /* One kill with pages held; then nothing may hold the module. */
 static void kill_once(struct __test_metadata *_metadata, bool bvec)
 {
-	struct zs_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct zs_shared *sh = raw_shared_mem(sizeof(*sh));
 
-	ASSERT_NE(MAP_FAILED, sh);
+	ASSERT_NE(NULL, sh);
 	EXPECT_EQ(0, kill_cycle(sh, bvec));
 	EXPECT_GT(sh->held, 0);
 	/* Nothing of the connection or its window holds the module. */
@@ -1157,14 +1152,13 @@ static void settle(void)
  */
 static void kill_cycles(struct __test_metadata *_metadata, bool bvec)
 {
-	struct zs_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct zs_shared *sh = raw_shared_mem(sizeof(*sh));
 	int cycles = getenv("ZC_KILL_CYCLES") ?
 		     atoi(getenv("ZC_KILL_CYCLES")) : 200;
 	long mm0, mm1, free0, free1, slab0, slab1;
 	int i, err = 0, held = 0;
 
-	ASSERT_NE(MAP_FAILED, sh);
+	ASSERT_NE(NULL, sh);
 	/* One cycle first: caches of the objects involved are warm. */
 	ASSERT_EQ(0, kill_cycle(sh, bvec));
 	settle();
