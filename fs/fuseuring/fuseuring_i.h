@@ -537,6 +537,10 @@ struct fur_file *fur_file_alloc(struct fur_mount *fm, u64 nodeid);
 struct fur_file *fur_file_get(struct fur_file *ff);
 void fur_file_put(struct fur_file *ff);
 void fur_finish_open(struct inode *inode, struct file *file);
+int fur_send_open(struct fur_mount *fm, u32 opcode, u64 nodeid,
+		  struct fuse_open_in *inarg, struct fuse_open_out *outarg);
+void fur_prepare_release(struct fur_file *ff, u32 flags);
+int fur_send_fsync(struct file *file, u32 opcode, int datasync);
 void fur_read_args(struct fur_args_pages *ap, struct fuse_read_in *inarg,
 		   struct fur_file *ff, struct file *file, loff_t pos,
 		   size_t count);
