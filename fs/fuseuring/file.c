@@ -1019,16 +1019,10 @@ static const struct file_operations fur_file_operations = {
 	.compat_ioctl	= fur_file_compat_ioctl,
 };
 
-static const struct inode_operations fur_file_inode_operations = {
-	.setattr	= fur_setattr,
-	.permission	= fur_permission,
-	.getattr	= fur_getattr,
-	.listxattr	= fur_listxattr,
-};
-
 void fur_init_file_inode(struct inode *inode, unsigned int attr_flags)
 {
-	inode->i_op = &fur_file_inode_operations;
+	/* A regular file has the inode operations of every other inode. */
+	fur_init_common(inode);
 	inode->i_fop = &fur_file_operations;
 	inode->i_data.a_ops = &fur_file_aops;
 }
