@@ -142,6 +142,33 @@ static int zs_mount(struct rs *s)
 	return rs_mount_one_queue(s, MNT, 64);
 }
 
+/*
+ * What both kinds answer alike: OPEN, with the test's FOPEN_* flags, and
+ * the requests that came without zero-copy.  rs_handle()'s answer (1 to
+ * commit, 0 to hold), or -1 for a zero-copied request: the caller's.
+ */
+static int zs_handle_plain(struct zs *z, unsigned int n,
+			   struct fuse_in_header *ih)
+{
+	struct rs_ent *e = &z->s.ents[n];
+	struct fuse_open_out oo;
+
+	memcpy(ih, e->hdr->in_out, sizeof(*ih));
+	e->unique = ih->unique;
+	if (ih->opcode == FUSE_OPEN) {
+		memset(&oo, 0, sizeof(oo));
+		oo.fh = 7;
+		oo.open_flags = z->open_flags;
+		rs_put_reply(&z->s, n, 0, &oo, sizeof(oo));
+		return 1;
+	}
+	if (e->hdr->ring_ent_in_out.flags & FUSE_URING_ENT_ZERO_COPY)
+		return -1;
+	if (ih->opcode == FUSE_READ || ih->opcode == FUSE_WRITE)
+		__atomic_add_fetch(&z->sh->copied, 1, __ATOMIC_SEQ_CST);
+	return rs_handle(&z->s, n);
+}
+
 /* Answer entry n's request, through the window when it came that way. */
 static bool zs_handle(struct zs *z, unsigned int n)
 {
@@ -149,22 +176,10 @@ static bool zs_handle(struct zs *z, unsigned int n)
 	struct fuse_uring_ent_in_out *io = &e->hdr->ring_ent_in_out;
 	char *data = z->win + n * WIN + io->reserved;
 	struct fuse_in_header ih;
-	struct fuse_open_out oo;
+	int plain = zs_handle_plain(z, n, &ih);
 
-	memcpy(&ih, e->hdr->in_out, sizeof(ih));
-	e->unique = ih.unique;
-	if (ih.opcode == FUSE_OPEN) {
-		memset(&oo, 0, sizeof(oo));
-		oo.fh = 7;
-		oo.open_flags = z->open_flags;
-		rs_put_reply(&z->s, n, 0, &oo, sizeof(oo));
-		return true;
-	}
-	if (!(io->flags & FUSE_URING_ENT_ZERO_COPY)) {
-		if (ih.opcode == FUSE_READ || ih.opcode == FUSE_WRITE)
-			__atomic_add_fetch(&z->sh->copied, 1, __ATOMIC_SEQ_CST);
-		return rs_handle(&z->s, n);
-	}
+	if (plain >= 0)
+		return plain;
 	if (ih.opcode == FUSE_READ) {
 		const struct fuse_read_in *ri = (const void *)e->hdr->op_in;
 		uint64_t off = ri->offset, i;
@@ -723,24 +738,13 @@ static bool zb_handle(struct zs *z, unsigned int n)
 	struct fuse_uring_ent_in_out *io = &e->hdr->ring_ent_in_out;
 	struct io_uring_sqe *sqe;
 	struct fuse_in_header ih;
-	struct fuse_open_out oo;
+	int plain;
 
-	memcpy(&ih, e->hdr->in_out, sizeof(ih));
-	e->unique = ih.unique;
 	/* The request's pool slot (0 without one: nothing to copy). */
 	e->payload = z->pool + io->offset;
-	if (ih.opcode == FUSE_OPEN) {
-		memset(&oo, 0, sizeof(oo));
-		oo.fh = 7;
-		oo.open_flags = z->open_flags;
-		rs_put_reply(&z->s, n, 0, &oo, sizeof(oo));
-		return true;
-	}
-	if (!(io->flags & FUSE_URING_ENT_ZERO_COPY)) {
-		if (ih.opcode == FUSE_READ || ih.opcode == FUSE_WRITE)
-			__atomic_add_fetch(&z->sh->copied, 1, __ATOMIC_SEQ_CST);
-		return rs_handle(&z->s, n);
-	}
+	plain = zs_handle_plain(z, n, &ih);
+	if (plain >= 0)
+		return plain;
 	z->busy[n] = true;
 	if (ih.opcode == FUSE_READ) {
 		const struct fuse_read_in *ri = (const void *)e->hdr->op_in;
