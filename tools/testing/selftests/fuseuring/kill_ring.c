@@ -90,6 +90,24 @@ static int wait_held(struct rs *s, int n, double limit)
 	return 0;
 }
 
+/*
+ * A ring server at mnt (its pid in *server) holding the requests of n
+ * callers spread over the CPUs, n / queues entries a queue so that every
+ * queue fills up: 0 once it holds them, -1 if it does not.
+ */
+static int serve_and_hold(struct rs *s, const char *mnt, pid_t *server,
+			  pid_t *callers, unsigned int n)
+{
+	unsigned int nq = rs_param_queues(), i;
+
+	*server = spawn_server(s, mnt, n / nq);
+	if (*server <= 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		callers[i] = start_caller_on(mnt, "hold", i, i % get_nprocs());
+	return wait_held(s, n / nq * nq, 30);
+}
+
 static int stat_errno(const char *mnt, const char *name)
 {
 	char path[128];
@@ -144,43 +162,6 @@ static int next_request(struct rs *s, int ms)
 	return n;
 }
 
-/* A caller in a thread, for the hand-driven server. */
-struct caller {
-	pthread_t thr;
-	char path[128];
-	volatile int done, err;
-};
-
-static void *caller_fn(void *arg)
-{
-	struct caller *c = arg;
-	struct stat st;
-
-	c->err = stat(c->path, &st) ? errno : 0;
-	c->done = 1;
-	return NULL;
-}
-
-static void caller_start(struct caller *c, const char *mnt, const char *name)
-{
-	memset(c, 0, sizeof(*c));
-	snprintf(c->path, sizeof(c->path), "%s/%s", mnt, name);
-	pthread_create(&c->thr, NULL, caller_fn, c);
-}
-
-/* The caller's errno, or -1 if it still waits after limit seconds. */
-static int caller_wait(struct caller *c, double limit)
-{
-	double t0 = raw_now();
-
-	while (!c->done && raw_now() - t0 < limit)
-		usleep(10 * 1000);
-	if (!c->done)
-		return -1;
-	pthread_join(c->thr, NULL);
-	return c->err;
-}
-
 /*
  * The server holds a request and closes its ring, keeping the device.  As
  * documented (fuseuring-ring-notes.txt, Teardown): the queues that lose
@@ -191,14 +172,14 @@ static int caller_wait(struct caller *c, double limit)
  */
 TEST_F(ring, kill_ring_closed_device_kept)
 {
-	struct caller held, later;
+	struct rs_client held, later;
 	struct rs s;
 	int n;
 
 	if (rs_param_queues() < 2)
 		SKIP(return, "one queue: no queue is left without entries");
 	ASSERT_EQ(0, rs_setup_hand(&s, self->mnt, 1));
-	caller_start(&held, self->mnt, "d1");
+	rs_client_start(&held, self->mnt, "d1");
 	n = next_request(&s, 5000);
 	ASSERT_LE(0, n);
 	EXPECT_EQ(FUSE_LOOKUP, ((struct fuse_in_header *)s.ents[n].hdr->in_out)->opcode);
@@ -209,8 +190,8 @@ TEST_F(ring, kill_ring_closed_device_kept)
 	 */
 	io_uring_queue_exit(&s.ring);
 	usleep(300 * 1000);
-	caller_start(&later, self->mnt, "d2");
-	EXPECT_EQ(ENOENT, caller_wait(&later, CALLER_LIMIT))
+	rs_client_start(&later, self->mnt, "d2");
+	EXPECT_EQ(ENOENT, rs_client_wait(&later, CALLER_LIMIT))
 		TH_LOG("a request after the ring closed was not served on the device");
 	EXPECT_FALSE(held.done);
 	/* A new ring: the commit of the held request still lands. */
@@ -218,10 +199,10 @@ TEST_F(ring, kill_ring_closed_device_kept)
 	rs_put_reply(&s, n, -EROFS, NULL, 0);
 	ASSERT_EQ(0, rs_prep_commit(&s, n, s.ents[n].unique));
 	io_uring_submit(&s.ring);
-	EXPECT_EQ(EROFS, caller_wait(&held, CALLER_LIMIT));
+	EXPECT_EQ(EROFS, rs_client_wait(&held, CALLER_LIMIT));
 	/* One queue has an entry again, the others none: still the device. */
-	caller_start(&later, self->mnt, "d3");
-	EXPECT_EQ(ENOENT, caller_wait(&later, CALLER_LIMIT));
+	rs_client_start(&later, self->mnt, "d3");
+	EXPECT_EQ(ENOENT, rs_client_wait(&later, CALLER_LIMIT));
 	EXPECT_EQ(0, umount(self->mnt)) TH_LOG("umount: %s", strerror(errno));
 	pthread_join(s.classic, NULL);
 	io_uring_queue_exit(&s.ring);
@@ -344,15 +325,8 @@ TEST_F(ring, kill_umount_force_in_flight)
 {
 	struct rs *s = shared_rs();
 	pid_t callers[16];
-	unsigned int i;
 
-	self->server = spawn_server(s, self->mnt, 16 / rs_param_queues());
-	ASSERT_LT(0, self->server);
-	for (i = 0; i < 16; i++)
-		callers[i] = start_caller_on(self->mnt, "hold", i,
-					     i % get_nprocs());
-	ASSERT_EQ(0, wait_held(s, 16 / rs_param_queues() * rs_param_queues(),
-			       30));
+	ASSERT_EQ(0, serve_and_hold(s, self->mnt, &self->server, callers, 16));
 	/* Forced: the connection is aborted whatever the server does. */
 	umount2(self->mnt, MNT_FORCE);
 	EXPECT_EQ(0, wait_callers(callers, 16, 0));
@@ -368,15 +342,8 @@ TEST_F(ring, kill_umount_lazy_in_flight)
 {
 	struct rs *s = shared_rs();
 	pid_t callers[16];
-	unsigned int i;
 
-	self->server = spawn_server(s, self->mnt, 16 / rs_param_queues());
-	ASSERT_LT(0, self->server);
-	for (i = 0; i < 16; i++)
-		callers[i] = start_caller_on(self->mnt, "hold", i,
-					     i % get_nprocs());
-	ASSERT_EQ(0, wait_held(s, 16 / rs_param_queues() * rs_param_queues(),
-			       30));
+	ASSERT_EQ(0, serve_and_hold(s, self->mnt, &self->server, callers, 16));
 	/* Detached, the mount lives on for its callers until they return. */
 	ASSERT_EQ(0, umount2(self->mnt, MNT_DETACH));
 	usleep(200 * 1000);
@@ -445,18 +412,12 @@ TEST_F(ring, kill_one_of_two_mounts)
 	unsigned int i, q;
 
 	ASSERT_NE(NULL, mkdtemp(mnt2));
-	self->server = spawn_server(a, self->mnt, 8 / rs_param_queues());
 	pb = spawn_server(b, mnt2, 2);
-	ASSERT_LT(0, self->server);
 	ASSERT_LT(0, pb);
 	memset(&view, 0, sizeof(view));
 	strcpy(view.mnt, mnt2);
 	ASSERT_EQ(0, rs_find_debugfs(&view));
-	for (i = 0; i < 8; i++)
-		callers[i] = start_caller_on(self->mnt, "hold", i,
-					     i % get_nprocs());
-	ASSERT_EQ(0, wait_held(a, 8 / rs_param_queues() * rs_param_queues(),
-			       30));
+	ASSERT_EQ(0, serve_and_hold(a, self->mnt, &self->server, callers, 8));
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < 2; i++) {
 		w[i].mnt = mnt2;

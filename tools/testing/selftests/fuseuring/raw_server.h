@@ -156,8 +156,8 @@ static inline void raw_fill_attr(struct fuse_attr *a, uint64_t ino,
 	a->blksize = 4096;
 }
 
-/* Answer INIT with the protocol the kernel offered and no flags. */
-static inline int raw_reply_init(int fd, const struct raw_req *req)
+/* An INIT reply with the protocol the kernel offered and no flags. */
+static inline struct fuse_init_out raw_init_out(const struct raw_req *req)
 {
 	const struct fuse_init_in *in = (const void *)req->arg;
 	struct fuse_init_out out = {
@@ -169,6 +169,13 @@ static inline int raw_reply_init(int fd, const struct raw_req *req)
 		.congestion_threshold = 48,
 		.time_gran = 1,
 	};
+
+	return out;
+}
+
+static inline int raw_reply_init(int fd, const struct raw_req *req)
+{
+	struct fuse_init_out out = raw_init_out(req);
 
 	return raw_reply(fd, req->h.unique, 0, &out, sizeof(out));
 }

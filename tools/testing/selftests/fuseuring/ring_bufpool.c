@@ -613,27 +613,11 @@ TEST_F_TIMEOUT(pool, exhaustion, 120)
 	ps_stop(&self->p);
 }
 
-/* A client in a thread: stat of a path. */
-struct client {
-	pthread_t thr;
-	char path[64];
-	volatile int done, err;
-};
-
-static void *client_fn(void *arg)
-{
-	struct client *c = arg;
-	struct stat st;
-
-	c->err = stat(c->path, &st) ? errno : 0;
-	c->done = 1;
-	return NULL;
-}
-
 /* kill -9 of a server whose slots are all taken: nothing hangs or leaks. */
 TEST_F_TIMEOUT(pool, kill_with_slots_taken, 60)
 {
-	struct client c[NSLOTS + 4];
+	struct rs_client c[NSLOTS + 4];
+	char name[16];
 	int pfd[2], i, nc = NSLOTS + 4;
 	long long free_slots = -1;
 	char ok = 0;
@@ -656,9 +640,8 @@ TEST_F_TIMEOUT(pool, kill_with_slots_taken, 60)
 	ASSERT_EQ(1, read(pfd[0], &ok, 1));
 	ASSERT_EQ(1, ok);
 	for (i = 0; i < nc; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		snprintf(c[i].path, sizeof(c[i].path), MNT "/d%d", i);
-		pthread_create(&c[i].thr, NULL, client_fn, &c[i]);
+		snprintf(name, sizeof(name), "d%d", i);
+		rs_client_start(&c[i], MNT, name);
 	}
 	memset(&probe, 0, sizeof(probe));
 	snprintf(probe.mnt, sizeof(probe.mnt), "%s", MNT);

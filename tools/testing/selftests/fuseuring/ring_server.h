@@ -138,18 +138,9 @@ static inline int rs_set_param_queues(unsigned int n)
 /* Answer INIT, accepting the ring if uring is set. */
 static inline int rs_reply_init(int fd, const struct raw_req *req, bool uring)
 {
-	const struct fuse_init_in *in = (const void *)req->arg;
-	struct fuse_init_out out = {
-		.major = FUSE_KERNEL_VERSION,
-		.minor = in->minor,
-		.max_readahead = in->max_readahead,
-		.max_write = 128 * 1024,
-		.max_background = 64,
-		.congestion_threshold = 48,
-		.time_gran = 1,
-		.max_pages = 32,
-	};
+	struct fuse_init_out out = raw_init_out(req);
 
+	out.max_pages = 32;
 	out.flags = FUSE_INIT_EXT | FUSE_MAX_PAGES;
 	if (uring)
 		out.flags2 = (uint32_t)(FUSE_OVER_IO_URING >> 32);
@@ -668,6 +659,44 @@ static inline long long rs_counter(struct rs *s, unsigned int qid,
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+/* A client in a thread: stat of mnt/name; its errno once done. */
+struct rs_client {
+	pthread_t thr;
+	char path[128];
+	volatile int done, err;
+};
+
+static inline void *rs_client_fn(void *arg)
+{
+	struct rs_client *c = arg;
+	struct stat st;
+
+	c->err = stat(c->path, &st) ? errno : 0;
+	c->done = 1;
+	return NULL;
+}
+
+static inline void rs_client_start(struct rs_client *c, const char *mnt,
+				   const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->path, sizeof(c->path), "%s/%s", mnt, name);
+	pthread_create(&c->thr, NULL, rs_client_fn, c);
+}
+
+/* Wait up to limit seconds for the client: its errno, or -1 if stuck. */
+static inline int rs_client_wait(struct rs_client *c, double limit)
+{
+	double t0 = raw_now();
+
+	while (!c->done && raw_now() - t0 < limit)
+		usleep(10 * 1000);
+	if (!c->done)
+		return -1;
+	pthread_join(c->thr, NULL);
+	return c->err;
 }
 
 static inline int rs_pin(int cpu)
