@@ -233,6 +233,24 @@ ring_used() {
 	ok $? "$1[ring] the requests went over the ring"
 }
 
+# ioctl_fails_with ERRNO PATH [O_FLAG]: an _IOR ioctl of 8 bytes (0x80084500)
+# on PATH, opened read-only (and with O_FLAG), fails with ERRNO (a name).
+ioctl_fails_with() {
+	python3 -c '
+import errno, fcntl, os, sys
+flags = os.O_RDONLY
+for name in sys.argv[3:]:
+    flags |= getattr(os, name)
+fd = os.open(sys.argv[2], flags)
+try:
+    fcntl.ioctl(fd, 0x80084500, bytearray(8))
+except OSError as e:
+    print("# ioctl: %s" % os.strerror(e.errno))
+    sys.exit(e.errno != getattr(errno, sys.argv[1]))
+sys.exit(1)
+' "$@"
+}
+
 # passthrough_fh: libfuse's high-level API, path-based.  Its create is
 # open(path, fi->flags, mode) with the flags of FUSE_CREATE as they came:
 # O_CREAT must be among them (fuseuring once dropped it, and every new
@@ -277,16 +295,7 @@ assert os.stat(sys.argv[2]).st_mode & 0o7777 == 0o640
 	ok $? "passthrough_fh[$t] creates in a new folder, renames out of it"
 	# passthrough_fh has no ioctl: libfuse answers ENOSYS, the caller
 	# gets ENOTTY.
-	python3 -c '
-import errno, fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-try:
-    fcntl.ioctl(fd, 0x80084500, bytearray(8))
-except OSError as e:
-    print("# ioctl: %s" % os.strerror(e.errno))
-    sys.exit(e.errno != errno.ENOTTY)
-sys.exit(1)
-' "$m/rw"
+	ioctl_fails_with ENOTTY "$m/rw"
 	ok $? "passthrough_fh[$t] an ioctl the server lacks is ENOTTY"
 	rm "$m/new" "$m/copy" "$m/rw" "$m/g" && [ -z "$(ls -A "$m")" ] &&
 		[ -z "$(ls -A "$src")" ]
@@ -316,16 +325,7 @@ ioctl_checks() {
 	"$c" "$f" 3 && [ "$(cat "$f")" = foo ] && [ "$("$c" "$f")" = 3 ]
 	ok $? "ioctl[$t] FIOC_SET_SIZE copies the size in"
 	# A directory's ioctl reaches the server too (FUSE_IOCTL_DIR).
-	python3 -c '
-import errno, fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
-try:
-    fcntl.ioctl(fd, 0x80084500, bytearray(8))
-except OSError as e:
-    print("# ioctl: %s" % os.strerror(e.errno))
-    sys.exit(e.errno != errno.EINVAL)
-sys.exit(1)
-' "$MNT"
+	ioctl_fails_with EINVAL "$MNT" O_DIRECTORY
 	ok $? "ioctl[$t] a directory's ioctl gets the server's answer"
 	ring_used ioctl "$t" "$before"
 	finish
