@@ -487,6 +487,8 @@ bool fur_allow_current_process(struct fur_conn *fc);
 bool fur_invalid_attr(struct fuse_attr *attr);
 bool fur_valid_type(unsigned int mode);
 unsigned int fur_attr_out_size(struct fur_conn *fc);
+int fur_send_setattr(struct inode *inode, struct fuse_setattr_in *inarg,
+		     struct fuse_attr_out *outarg);
 int fur_do_setattr(struct dentry *dentry, struct iattr *attr,
 		   struct file *file);
 int fur_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
