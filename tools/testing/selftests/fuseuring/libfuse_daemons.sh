@@ -83,18 +83,24 @@ else
 	ok 1 "passthrough_ll serves a copied tree"
 fi
 
-# notify_inval_inode: the file keeps its page cache (keep_cache, no attr
-# timeout); only FUSE_NOTIFY_INVAL_INODE makes a new time visible.
-inval_inode() {
+# time_changes DAEMON [ARGS]: the daemon's current_time (updated every
+# second) reads another time 2.5 s later; 1 if not, or the daemon failed.
+time_changes() {
 	local a b
 
-	serve libfuse_notify_inval_inode --update-interval=1 "$@" || return 1
+	serve "$1" --update-interval=1 "${@:2}" || return 1
 	a=$(cat "$MNT/current_time")
 	sleep 2.5
 	b=$(cat "$MNT/current_time")
 	echo "# $a / $b"
 	finish || return 1
 	[ -n "$a" ] && [ "$a" != "$b" ]
+}
+
+# notify_inval_inode: the file keeps its page cache (keep_cache, no attr
+# timeout); only FUSE_NOTIFY_INVAL_INODE makes a new time visible.
+inval_inode() {
+	time_changes libfuse_notify_inval_inode "$@"
 }
 inval_inode
 ok $? "notify_inval_inode: INVAL_INODE shows new data"
@@ -135,15 +141,7 @@ ok $? "notify_inval_entry --no-notify: the old name stays cached"
 # the daemon checks them with FUSE_NOTIFY_RETRIEVE (it aborts on a
 # mismatch, so its exit status is part of the check).
 store_retrieve() {
-	local a b
-
-	serve libfuse_notify_store_retrieve --update-interval=1 || return 1
-	a=$(cat "$MNT/current_time")
-	sleep 2.5
-	b=$(cat "$MNT/current_time")
-	echo "# $a / $b"
-	finish || return 1
-	[ -n "$a" ] && [ "$a" != "$b" ]
+	time_changes libfuse_notify_store_retrieve
 }
 # The example counts a lookup before the kernel has made the inode (the
 # looking-up caller makes it once it wakes up, in the kernel's own FUSE
