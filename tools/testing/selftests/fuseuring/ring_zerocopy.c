@@ -225,18 +225,18 @@ static bool zs_handle(struct zs *z, unsigned int n)
 }
 
 /*
- * The ring thread registers the entries itself: a command's task work
- * runs in the task that submitted it, and must not wait for a client.
+ * Register the NENTS entries, entry n on slot n + first (a pool queue's
+ * without a payload buffer); the result in reg_state too.  The ring
+ * thread registers them itself: a command's task work runs in the task
+ * that submitted it, and must not wait for a client.
  */
-static void *zs_loop(void *arg)
+static int zs_register_all(struct zs *z, unsigned int first, bool pool)
 {
-	struct zs *z = arg;
-	struct io_uring_cqe *cqe;
-	unsigned int ended = 0, n;
+	unsigned int n;
 	int err = 0;
 
 	for (n = 0; n < NENTS && !err; n++)
-		err = zc_register(&z->s, n, n, false);
+		err = zc_register_ent(&z->s, n, n + first, false, pool);
 	if (!err) {
 		z->s.nents = NENTS;
 		z->s.per_queue = NENTS;
@@ -244,6 +244,16 @@ static void *zs_loop(void *arg)
 		err = err == 1 ? 0 : (err < 0 ? err : -EPROTO);
 	}
 	z->s.reg_state = err;
+	return err;
+}
+
+static void *zs_loop(void *arg)
+{
+	struct zs *z = arg;
+	struct io_uring_cqe *cqe;
+	unsigned int ended = 0, n;
+	int err = zs_register_all(z, 0, false);
+
 	while (!err && ended < z->s.nents) {
 		if (io_uring_submit_and_wait(&z->s.ring, 1) < 0 ||
 		    io_uring_peek_cqe(&z->s.ring, &cqe))
@@ -855,17 +865,8 @@ static void *zb_loop(void *arg)
 	struct zs *z = arg;
 	struct io_uring_cqe *cqe;
 	unsigned int ended = 0, n;
-	int err = 0;
+	int err = zs_register_all(z, 1, true);
 
-	for (n = 0; n < NENTS && !err; n++)
-		err = zc_register_ent(&z->s, n, n + 1, false, true);
-	if (!err) {
-		z->s.nents = NENTS;
-		z->s.per_queue = NENTS;
-		err = rs_submit_wait(&z->s, 200, NULL);
-		err = err == 1 ? 0 : (err < 0 ? err : -EPROTO);
-	}
-	z->s.reg_state = err;
 	while (!err && ended + z->sh->held < z->s.nents) {
 		if (io_uring_submit_and_wait(&z->s.ring, 1) < 0)
 			break;
