@@ -471,7 +471,6 @@ int fur_write_inode(struct inode *inode, struct writeback_control *wbc)
 	struct fur_mount *fm = get_fur_mount(inode);
 	struct fuse_setattr_in inarg = {};
 	struct fuse_attr_out outarg = {};
-	struct fur_args args = {};
 	struct timespec64 mtime, ctime;
 	struct fur_file *ff;
 	int err;
@@ -494,15 +493,7 @@ int fur_write_inode(struct inode *inode, struct writeback_control *wbc)
 		inarg.valid |= FATTR_FH;
 		inarg.fh = ff->fh;
 	}
-	args.opcode = FUSE_SETATTR;
-	args.nodeid = get_node_id(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(inarg);
-	args.in_args[0].value = &inarg;
-	args.out_numargs = 1;
-	args.out_args[0].size = fur_attr_out_size(fm->fc);
-	args.out_args[0].value = &outarg;
-	err = fur_simple_request(fm, &args);
+	err = fur_send_setattr(inode, &inarg, &outarg);
 	if (ff)
 		fur_file_put(ff);
 	return err;

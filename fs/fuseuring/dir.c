@@ -543,7 +543,6 @@ static int fur_dir_open(struct inode *inode, struct file *file)
 	struct fur_mount *fm = get_fur_mount(inode);
 	struct fuse_open_in inarg = {};
 	struct fuse_open_out outarg = {};
-	struct fur_args args = {};
 	struct fur_file *ff;
 	int err;
 
@@ -552,80 +551,33 @@ static int fur_dir_open(struct inode *inode, struct file *file)
 	err = generic_file_open(inode, file);
 	if (err)
 		return err;
-	ff = kzalloc(sizeof(*ff), GFP_KERNEL_ACCOUNT);
+	ff = fur_file_alloc(fm, get_node_id(inode));
 	if (!ff)
 		return -ENOMEM;
-	ff->fm = fm;
-	ff->nodeid = get_node_id(inode);
-	refcount_set(&ff->count, 1);
-	mutex_init(&ff->readdir.lock);
-	INIT_LIST_HEAD(&ff->write_entry);
 
 	if (!fm->fc->no_opendir) {
 		inarg.flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
-		args.opcode = FUSE_OPENDIR;
-		args.nodeid = ff->nodeid;
-		args.in_numargs = 1;
-		args.in_args[0].size = sizeof(inarg);
-		args.in_args[0].value = &inarg;
-		args.out_numargs = 1;
-		args.out_args[0].size = sizeof(outarg);
-		args.out_args[0].value = &outarg;
-		err = fur_simple_request(fm, &args);
-		if (err == -FUR_ENOSYS) {
+		err = fur_send_open(fm, FUSE_OPENDIR, ff->nodeid, &inarg,
+				    &outarg);
+		if (!err) {
+			ff->fh = outarg.fh;
+			ff->open_flags = outarg.open_flags;
+			fur_prepare_release(ff, inarg.flags);
+		} else if (err == -FUR_ENOSYS) {
 			fm->fc->no_opendir = true;
-		} else if (err) {
-			kfree(ff);
+		} else {
+			fur_file_put(ff);
 			return err;
 		}
-		ff->fh = outarg.fh;
-		ff->open_flags = outarg.open_flags;
 	}
 	file->private_data = ff;
 	return 0;
 }
 
-/* inode: held until RELEASEDIR is answered (see file.c's RELEASE). */
-struct fur_release_args {
-	struct fur_args args;
-	struct fuse_release_in inarg;
-	struct inode *inode;
-};
-
-static void fur_release_end(struct fur_mount *fm, struct fur_args *args,
-			    int error)
-{
-	struct fur_release_args *ra = container_of(args,
-						   struct fur_release_args,
-						   args);
-
-	iput(ra->inode);
-	kfree(ra);
-}
-
+/* RELEASEDIR if OPENDIR was answered; the inode is held until its end. */
 static int fur_dir_release(struct inode *inode, struct file *file)
 {
-	struct fur_file *ff = file->private_data;
-	struct fur_mount *fm = ff->fm;
-	struct fur_release_args *ra;
-
-	if (!fm->fc->no_opendir) {
-		ra = kzalloc(sizeof(*ra), GFP_KERNEL | __GFP_NOFAIL);
-		ra->inarg.fh = ff->fh;
-		ra->inarg.flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
-		ra->args.opcode = FUSE_RELEASEDIR;
-		ra->args.nodeid = ff->nodeid;
-		ra->args.in_numargs = 1;
-		ra->args.in_args[0].size = sizeof(ra->inarg);
-		ra->args.in_args[0].value = &ra->inarg;
-		ra->args.force = true;
-		ra->args.nocreds = true;
-		ra->args.end = fur_release_end;
-		ra->inode = igrab(inode);
-		if (fur_simple_background(fm, &ra->args, GFP_KERNEL))
-			fur_release_end(fm, &ra->args, -ENOTCONN);
-	}
-	kfree(ff);
+	fur_release_common(file, true);
 	return 0;
 }
 
@@ -634,24 +586,14 @@ static int fur_dir_fsync(struct file *file, loff_t start, loff_t end,
 {
 	struct inode *inode = file_inode(file);
 	struct fur_mount *fm = get_fur_mount(inode);
-	struct fur_file *ff = file->private_data;
-	struct fuse_fsync_in inarg = {};
-	struct fur_args args = {};
 	int err;
 
 	if (fur_is_bad(inode))
 		return -EIO;
 	if (fm->fc->no_fsyncdir)
 		return 0;
-	inarg.fh = ff->fh;
-	inarg.fsync_flags = datasync ? FUSE_FSYNC_FDATASYNC : 0;
-	args.opcode = FUSE_FSYNCDIR;
-	args.nodeid = get_node_id(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(inarg);
-	args.in_args[0].value = &inarg;
 	inode_lock(inode);
-	err = fur_simple_request(fm, &args);
+	err = fur_send_fsync(file, FUSE_FSYNCDIR, datasync);
 	inode_unlock(inode);
 	if (err == -FUR_ENOSYS) {
 		fm->fc->no_fsyncdir = true;

@@ -152,35 +152,35 @@ struct fur_file *fur_file_get(struct fur_file *ff)
 	return ff;
 }
 
-/* Send OPEN; without FUSE_OPEN on the server the handle is 0. */
-static int fur_send_open(struct fur_mount *fm, u64 nodeid,
-			 unsigned int f_flags, struct fuse_open_out *outarg)
+/* Send OPEN or OPENDIR (opcode) with inarg; the reply lands in outarg. */
+int fur_send_open(struct fur_mount *fm, u32 opcode, u64 nodeid,
+		  struct fuse_open_in *inarg, struct fuse_open_out *outarg)
 {
-	struct fuse_open_in inarg = {};
 	struct fur_args args = {};
 
-	inarg.flags = fur_open_flags(fm->fc, f_flags);
-	if (fur_open_kills_suidgid(fm->fc, inarg.flags))
-		inarg.open_flags |= FUSE_OPEN_KILL_SUIDGID;
-	args.opcode = FUSE_OPEN;
+	args.opcode = opcode;
 	args.nodeid = nodeid;
 	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(inarg);
-	args.in_args[0].value = &inarg;
+	args.in_args[0].size = sizeof(*inarg);
+	args.in_args[0].value = inarg;
 	args.out_numargs = 1;
 	args.out_args[0].size = sizeof(*outarg);
 	args.out_args[0].value = outarg;
 	return fur_simple_request(fm, &args);
 }
 
-/* Prepare the RELEASE this handle will need, so release never fails. */
-static void fur_prepare_release(struct fur_file *ff, unsigned int f_flags)
+/*
+ * Prepare the RELEASE this handle will need, so release never fails;
+ * flags: the O_ flags its OPEN or OPENDIR sent.  fur_release_common()
+ * makes it a RELEASEDIR for a directory.
+ */
+void fur_prepare_release(struct fur_file *ff, u32 flags)
 {
 	struct fur_release_args *ra;
 
 	ra = container_of(ff->release_args, struct fur_release_args, args);
 	ra->inarg.fh = ff->fh;
-	ra->inarg.flags = fur_open_flags(ff->fm->fc, f_flags);
+	ra->inarg.flags = flags;
 	ra->args.opcode = FUSE_RELEASE;
 	ra->args.nodeid = ff->nodeid;
 	ra->args.in_numargs = 1;
@@ -228,6 +228,7 @@ int fur_open_common(struct inode *inode, struct file *file, bool isdir)
 {
 	struct fur_mount *fm = get_fur_mount(inode);
 	struct fur_conn *fc = fm->fc;
+	struct fuse_open_in inarg = {};
 	struct fuse_open_out outarg = {};
 	struct fur_file *ff;
 	bool truncating;
@@ -251,14 +252,17 @@ int fur_open_common(struct inode *inode, struct file *file, bool isdir)
 		set_bit(FUR_I_SIZE_UNSTABLE, &get_fur_inode(inode)->state);
 	}
 	if (!fc->no_open) {
-		err = fur_send_open(fm, ff->nodeid, file->f_flags, &outarg);
+		inarg.flags = fur_open_flags(fc, file->f_flags);
+		if (fur_open_kills_suidgid(fc, inarg.flags))
+			inarg.open_flags |= FUSE_OPEN_KILL_SUIDGID;
+		err = fur_send_open(fm, FUSE_OPEN, ff->nodeid, &inarg, &outarg);
 		if (err == -FUR_ENOSYS) {
 			fc->no_open = true;
 			err = 0;
 		} else if (!err) {
 			ff->fh = outarg.fh;
 			ff->open_flags = outarg.open_flags;
-			fur_prepare_release(ff, file->f_flags);
+			fur_prepare_release(ff, inarg.flags);
 		}
 	}
 	if (fc->no_open)
@@ -366,14 +370,29 @@ static int fur_flush(struct file *file, fl_owner_t id)
 	return err;
 }
 
+/* Send FSYNC or FSYNCDIR (opcode) for file's handle: the answer. */
+int fur_send_fsync(struct file *file, u32 opcode, int datasync)
+{
+	struct inode *inode = file_inode(file);
+	struct fur_file *ff = file->private_data;
+	struct fuse_fsync_in inarg = {};
+	struct fur_args args = {};
+
+	inarg.fh = ff->fh;
+	inarg.fsync_flags = datasync ? FUSE_FSYNC_FDATASYNC : 0;
+	args.opcode = opcode;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	return fur_simple_request(get_fur_mount(inode), &args);
+}
+
 static int fur_fsync(struct file *file, loff_t start, loff_t end,
 		     int datasync)
 {
 	struct inode *inode = file_inode(file);
 	struct fur_mount *fm = get_fur_mount(inode);
-	struct fur_file *ff = file->private_data;
-	struct fuse_fsync_in inarg = {};
-	struct fur_args args = {};
 	int err;
 
 	if (fur_is_bad(inode))
@@ -388,14 +407,7 @@ static int fur_fsync(struct file *file, loff_t start, loff_t end,
 		goto out;
 	if (fm->fc->no_fsync)
 		goto out;
-	inarg.fh = ff->fh;
-	inarg.fsync_flags = datasync ? FUSE_FSYNC_FDATASYNC : 0;
-	args.opcode = FUSE_FSYNC;
-	args.nodeid = get_node_id(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(inarg);
-	args.in_args[0].value = &inarg;
-	err = fur_simple_request(fm, &args);
+	err = fur_send_fsync(file, FUSE_FSYNC, datasync);
 	if (err == -FUR_ENOSYS) {
 		fm->fc->no_fsync = true;
 		err = 0;
@@ -1007,16 +1019,10 @@ static const struct file_operations fur_file_operations = {
 	.compat_ioctl	= fur_file_compat_ioctl,
 };
 
-static const struct inode_operations fur_file_inode_operations = {
-	.setattr	= fur_setattr,
-	.permission	= fur_permission,
-	.getattr	= fur_getattr,
-	.listxattr	= fur_listxattr,
-};
-
 void fur_init_file_inode(struct inode *inode, unsigned int attr_flags)
 {
-	inode->i_op = &fur_file_inode_operations;
+	/* A regular file has the inode operations of every other inode. */
+	fur_init_common(inode);
 	inode->i_fop = &fur_file_operations;
 	inode->i_data.a_ops = &fur_file_aops;
 }
@@ -1064,7 +1070,7 @@ static int fur_create_open(struct inode *dir, struct dentry *entry,
 	ff->nodeid = outentry.nodeid;
 	ff->fh = outopen.fh;
 	ff->open_flags = outopen.open_flags;
-	fur_prepare_release(ff, flags);
+	fur_prepare_release(ff, fur_open_flags(fc, flags));
 	if (!S_ISREG(outentry.attr.mode) || fur_invalid_attr(&outentry.attr) ||
 	    !outentry.nodeid || outentry.nodeid == FUSE_ROOT_ID) {
 		err = -EIO;

@@ -487,6 +487,8 @@ bool fur_allow_current_process(struct fur_conn *fc);
 bool fur_invalid_attr(struct fuse_attr *attr);
 bool fur_valid_type(unsigned int mode);
 unsigned int fur_attr_out_size(struct fur_conn *fc);
+int fur_send_setattr(struct inode *inode, struct fuse_setattr_in *inarg,
+		     struct fuse_attr_out *outarg);
 int fur_do_setattr(struct dentry *dentry, struct iattr *attr,
 		   struct file *file);
 int fur_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
@@ -537,6 +539,10 @@ struct fur_file *fur_file_alloc(struct fur_mount *fm, u64 nodeid);
 struct fur_file *fur_file_get(struct fur_file *ff);
 void fur_file_put(struct fur_file *ff);
 void fur_finish_open(struct inode *inode, struct file *file);
+int fur_send_open(struct fur_mount *fm, u32 opcode, u64 nodeid,
+		  struct fuse_open_in *inarg, struct fuse_open_out *outarg);
+void fur_prepare_release(struct fur_file *ff, u32 flags);
+int fur_send_fsync(struct file *file, u32 opcode, int datasync);
 void fur_read_args(struct fur_args_pages *ap, struct fuse_read_in *inarg,
 		   struct fur_file *ff, struct file *file, loff_t pos,
 		   size_t count);

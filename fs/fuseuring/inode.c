@@ -270,6 +270,24 @@ int fur_reverse_inval_inode(struct fur_conn *fc, u64 nodeid,
 	return 0;
 }
 
+/* Send SETATTR of inode with inarg; the attributes come in outarg. */
+int fur_send_setattr(struct inode *inode, struct fuse_setattr_in *inarg,
+		     struct fuse_attr_out *outarg)
+{
+	struct fur_mount *fm = get_fur_mount(inode);
+	struct fur_args args = {};
+
+	args.opcode = FUSE_SETATTR;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(*inarg);
+	args.in_args[0].value = inarg;
+	args.out_numargs = 1;
+	args.out_args[0].size = fur_attr_out_size(fm->fc);
+	args.out_args[0].value = outarg;
+	return fur_simple_request(fm, &args);
+}
+
 unsigned int fur_attr_out_size(struct fur_conn *fc)
 {
 	return fc->minor < 9 ? FUSE_COMPAT_ATTR_OUT_SIZE :
@@ -443,7 +461,6 @@ int fur_do_setattr(struct dentry *dentry, struct iattr *attr,
 	struct fur_inode *fi = get_fur_inode(inode);
 	struct fuse_setattr_in inarg = {};
 	struct fuse_attr_out outarg = {};
-	struct fur_args args = {};
 	bool is_truncate = false;
 	u64 attr_version;
 	loff_t oldsize;
@@ -519,15 +536,7 @@ int fur_do_setattr(struct dentry *dentry, struct iattr *attr,
 		inarg.fh = ff->fh;
 	}
 	attr_version = fur_get_attr_version(fc);
-	args.opcode = FUSE_SETATTR;
-	args.nodeid = get_node_id(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(inarg);
-	args.in_args[0].value = &inarg;
-	args.out_numargs = 1;
-	args.out_args[0].size = fur_attr_out_size(fc);
-	args.out_args[0].value = &outarg;
-	err = fur_simple_request(fm, &args);
+	err = fur_send_setattr(inode, &inarg, &outarg);
 	if (err)
 		goto out;
 	if (fur_invalid_attr(&outarg.attr) ||

@@ -30,22 +30,30 @@ as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Extra suites pin nothing by themselves; every install below says
-# -t bookworm so that a listed trixie or sid never upgrades libc6.
-ensure_suite() {
-	local suite=$1 file=/etc/apt/sources.list.d/fuseuring-$1.sources
+# Write the apt sources file $3 for Debian's suite $2 of type $1 (deb or
+# deb-src); the lists are updated before the next use.
+add_sources() {
+	local type=$1 suite=$2 file=$3
 
-	grep -rqs "^Suites:.*\b$suite\b" /etc/apt/sources.list.d/ && return 0
-	grep -qs "^deb .* $suite " /etc/apt/sources.list && return 0
-	log "adding apt suite $suite"
+	log "adding apt suite $suite ($type)"
 	as_root tee "$file" >/dev/null <<SRC
-Types: deb
+Types: $type
 URIs: http://deb.debian.org/debian
 Suites: $suite
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 	APT_UPDATED=
+}
+
+# Extra suites pin nothing by themselves; every install below says
+# -t bookworm so that a listed trixie or sid never upgrades libc6.
+ensure_suite() {
+	local suite=$1
+
+	grep -rqs "^Suites:.*\b$suite\b" /etc/apt/sources.list.d/ && return 0
+	grep -qs "^deb .* $suite " /etc/apt/sources.list && return 0
+	add_sources deb "$suite" "/etc/apt/sources.list.d/fuseuring-$suite.sources"
 }
 
 APT_UPDATED=
@@ -70,16 +78,22 @@ ensure_packages() {
 		"${missing[@]}" >/dev/null
 }
 
-# Download packages into $1 (a folder), updating the lists once if apt
-# does not know a name yet.
-download() {
+# Run apt-get with the arguments after $1 in folder $1, updating the
+# lists and trying again once if apt does not know a name yet.
+apt_get_in() {
 	local dir=$1; shift
 
 	mkdir -p "$dir"
-	if ! (cd "$dir" && apt-get download -qq "$@" 2>/dev/null); then
-		apt_update
-		(cd "$dir" && apt-get download -qq "$@")
-	fi
+	(cd "$dir" && apt-get "$@" 2>/dev/null) && return 0
+	apt_update
+	(cd "$dir" && apt-get "$@")
+}
+
+# Download packages into $1 (a folder).
+download() {
+	local dir=$1; shift
+
+	apt_get_in "$dir" download -qq "$@"
 }
 
 # Unpack a Debian kernel: the image, its headers and kbuild, fixed up so
@@ -154,15 +168,7 @@ ensure_src_suite() {
 	local suite=$1 file=/etc/apt/sources.list.d/fuseuring-$1-src.sources
 
 	[ -f "$file" ] && return 0
-	log "adding apt source suite $suite (deb-src only)"
-	as_root tee "$file" >/dev/null <<SRC
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: $suite
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-	APT_UPDATED=
+	add_sources deb-src "$suite" "$file"
 }
 
 # libfuse 3.18 (the first release with FUSE-over-io-uring) built from sid's
@@ -186,12 +192,7 @@ ensure_libfuse() {
 	mkdir -p "$dir/dl"
 	# apt's sandbox user must be able to write the download folder.
 	chmod 777 "$dir/dl"
-	if ! (cd "$dir/dl" && apt-get source -qq --download-only fuse3/sid \
-	      >/dev/null 2>&1); then
-		apt_update
-		(cd "$dir/dl" && apt-get source -qq --download-only fuse3/sid \
-			>/dev/null 2>&1)
-	fi
+	apt_get_in "$dir/dl" source -qq --download-only fuse3/sid >/dev/null
 	# apt checked the files against the signed index; dpkg-source's own
 	# signature check has no Debian keyring here and only warns.
 	if ! dpkg-source -x "$dir"/dl/fuse3_*.dsc "$dir/src" \

@@ -318,7 +318,6 @@ static void fuzz_run(struct __test_metadata *_metadata,
 		     void (*check)(struct __test_metadata *_metadata,
 				   const char *mnt))
 {
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
 	long messages = atol(getenv("FUZZ_MESSAGES") ?: "20000");
 	char mnt[] = "/tmp/fuzz.XXXXXX";
 	pid_t server, clients[2];
@@ -329,16 +328,9 @@ static void fuzz_run(struct __test_metadata *_metadata,
 	rng = strtoull(getenv("FUZZ_SEED") ?: "20261123", NULL, 0) | 1;
 	TH_LOG("seed %llu, %ld broken messages",
 	       (unsigned long long)rng, messages);
-	if (access("/sys/module/fuseuring", F_OK)) {
-		int kfd = open(ko, O_RDONLY | O_CLOEXEC);
-
-		ASSERT_LE(0, kfd);
-		ASSERT_EQ(0, syscall(__NR_finit_module, kfd, "", 0));
-		close(kfd);
-	}
-	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, st);
+	ASSERT_EQ(0, raw_load_module());
+	st = raw_shared_mem(sizeof(*st));
+	ASSERT_NE(NULL, st);
 	ASSERT_NE(NULL, mkdtemp(mnt));
 	init_nodes();
 	server = fork();

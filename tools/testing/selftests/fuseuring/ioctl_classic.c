@@ -10,7 +10,6 @@
  */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "raw_server.h"
@@ -174,27 +173,15 @@ static void serve(int fd)
 
 FIXTURE_SETUP(ioctl)
 {
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
 	char path[80];
-	int fd;
 
-	if (access("/sys/module/fuseuring", F_OK)) {
-		fd = open(ko, O_RDONLY | O_CLOEXEC);
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0));
-		close(fd);
-	}
-	seen = mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, seen);
+	ASSERT_EQ(0, raw_load_module());
+	seen = raw_shared_mem(sizeof(*seen));
+	ASSERT_NE(NULL, seen);
 	strcpy(self->mnt, "/tmp/ioctl.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->mnt));
-	fd = raw_mount(self->mnt, NULL);
-	ASSERT_LE(0, fd) TH_LOG("mount: %s", strerror(-fd));
-	self->server = fork();
-	if (self->server == 0)
-		serve(fd);
-	close(fd);
+	self->server = raw_spawn_server(self->mnt, NULL, serve);
+	ASSERT_LT(0, self->server) TH_LOG("mount: %s", strerror(-self->server));
 	snprintf(path, sizeof(path), "%s/f", self->mnt);
 	self->fd = open(path, O_RDWR);
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", path, strerror(errno));

@@ -7,7 +7,6 @@
  *
  * FUSEURING_KO names the module to load when it is not loaded.
  */
-#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "raw_server.h"
@@ -19,16 +18,11 @@ FIXTURE(classic) {
 
 FIXTURE_SETUP(classic)
 {
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
+	int err = raw_load_module();
 
-	if (access("/sys/module/fuseuring", F_OK)) {
-		int fd = open(ko, O_RDONLY | O_CLOEXEC);
-
-		ASSERT_LE(0, fd) TH_LOG("open %s: %s", ko, strerror(errno));
-		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0))
-			TH_LOG("load %s: %s", ko, strerror(errno));
-		close(fd);
-	}
+	ASSERT_EQ(0, err) TH_LOG("load %s: %s",
+				 getenv("FUSEURING_KO") ?: "fuseuring.ko",
+				 strerror(-err));
 	strcpy(self->mnt, "/tmp/kill.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->mnt));
 }
@@ -99,17 +93,29 @@ static int wait_ready(int rd, double limit)
 	return 0;
 }
 
+/*
+ * A server at mnt holding the requests of n callers (their pids in
+ * callers): its pid once it holds them all, -1 if it does not.
+ */
+static pid_t serve_and_hold(const char *mnt, pid_t *callers, int n)
+{
+	pid_t server;
+	int ready, i;
+
+	server = start_server(mnt, &ready, n, 0);
+	if (server <= 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		callers[i] = start_caller(mnt, "hold", i);
+	return wait_ready(ready, 30) ? -1 : server;
+}
+
 TEST_F(classic, kill_64_in_flight)
 {
 	pid_t server, callers[64];
-	int ready, i;
 
-	server = start_server(self->mnt, &ready, 64, 0);
-	ASSERT_LT(0, server);
-	for (i = 0; i < 64; i++)
-		callers[i] = start_caller(self->mnt, "hold", i);
-	ASSERT_EQ(0, wait_ready(ready, 30))
-		TH_LOG("the server never held 64 requests");
+	server = serve_and_hold(self->mnt, callers, 64);
+	ASSERT_LT(0, server) TH_LOG("the server never held 64 requests");
 	ASSERT_EQ(0, kill(server, SIGKILL));
 	EXPECT_EQ(0, wait_callers(callers, 64, 0));
 	waitpid(server, NULL, 0);
@@ -148,13 +154,10 @@ TEST_F(classic, kill_idle_then_use)
 TEST_F(classic, kill_umount_force_in_flight)
 {
 	pid_t server, callers[16];
-	int ready, i, st;
+	int st;
 
-	server = start_server(self->mnt, &ready, 16, 0);
+	server = serve_and_hold(self->mnt, callers, 16);
 	ASSERT_LT(0, server);
-	for (i = 0; i < 16; i++)
-		callers[i] = start_caller(self->mnt, "hold", i);
-	ASSERT_EQ(0, wait_ready(ready, 30));
 	/* Forced: the connection is aborted whatever the server does. */
 	umount2(self->mnt, MNT_FORCE);
 	EXPECT_EQ(0, wait_callers(callers, 16, 0));
@@ -168,13 +171,9 @@ TEST_F(classic, kill_umount_force_in_flight)
 TEST_F(classic, kill_umount_lazy_in_flight)
 {
 	pid_t server, callers[16];
-	int ready, i;
 
-	server = start_server(self->mnt, &ready, 16, 0);
+	server = serve_and_hold(self->mnt, callers, 16);
 	ASSERT_LT(0, server);
-	for (i = 0; i < 16; i++)
-		callers[i] = start_caller(self->mnt, "hold", i);
-	ASSERT_EQ(0, wait_ready(ready, 30));
 	/* Detached, the mount lives on for its callers until they return. */
 	ASSERT_EQ(0, umount2(self->mnt, MNT_DETACH));
 	ASSERT_EQ(0, kill(server, SIGKILL));
@@ -186,17 +185,14 @@ TEST_F(classic, kill_one_of_two_mounts)
 {
 	char mnt2[64] = "/tmp/kill2.XXXXXX";
 	pid_t a, b, callers[8], other;
-	int ready_a, ready_b, i;
+	int ready_b, i;
 	struct stat st;
 
 	ASSERT_NE(NULL, mkdtemp(mnt2));
-	a = start_server(self->mnt, &ready_a, 8, 0);
 	b = start_server(mnt2, &ready_b, 1000, 0);
-	ASSERT_LT(0, a);
 	ASSERT_LT(0, b);
-	for (i = 0; i < 8; i++)
-		callers[i] = start_caller(self->mnt, "hold", i);
-	ASSERT_EQ(0, wait_ready(ready_a, 30));
+	a = serve_and_hold(self->mnt, callers, 8);
+	ASSERT_LT(0, a);
 	ASSERT_EQ(0, kill(a, SIGKILL));
 	EXPECT_EQ(0, wait_callers(callers, 8, 0));
 	waitpid(a, NULL, 0);

@@ -41,10 +41,7 @@ FIXTURE_TEARDOWN(ring)
 
 static struct rs *shared_rs(void)
 {
-	struct rs *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	return s == MAP_FAILED ? NULL : s;
+	return raw_shared_mem(sizeof(struct rs));
 }
 
 /*
@@ -93,6 +90,24 @@ static int wait_held(struct rs *s, int n, double limit)
 	return 0;
 }
 
+/*
+ * A ring server at mnt (its pid in *server) holding the requests of n
+ * callers spread over the CPUs, n / queues entries a queue so that every
+ * queue fills up: 0 once it holds them, -1 if it does not.
+ */
+static int serve_and_hold(struct rs *s, const char *mnt, pid_t *server,
+			  pid_t *callers, unsigned int n)
+{
+	unsigned int nq = rs_param_queues(), i;
+
+	*server = spawn_server(s, mnt, n / nq);
+	if (*server <= 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		callers[i] = start_caller_on(mnt, "hold", i, i % get_nprocs());
+	return wait_held(s, n / nq * nq, 30);
+}
+
 static int stat_errno(const char *mnt, const char *name)
 {
 	char path[128];
@@ -133,22 +148,6 @@ TEST_F(ring, kill_64_in_flight)
 	EXPECT_EQ(0, module_refs(5));
 }
 
-/* A hand-driven server in this process (ring_errors' style). */
-static int hand_setup(struct rs *s, const char *mnt, unsigned int per_queue)
-{
-	int err = rs_mount(s, mnt);
-
-	if (!err)
-		err = rs_do_init(s, true);
-	if (!err)
-		err = rs_start(s);
-	if (!err)
-		err = rs_ring_init(s, 64, IORING_SETUP_SQE128);
-	if (!err)
-		err = rs_register_all(s, per_queue);
-	return err;
-}
-
 /* Take one request off the ring: its entry, or -1. */
 static int next_request(struct rs *s, int ms)
 {
@@ -163,43 +162,6 @@ static int next_request(struct rs *s, int ms)
 	return n;
 }
 
-/* A caller in a thread, for the hand-driven server. */
-struct caller {
-	pthread_t thr;
-	char path[128];
-	volatile int done, err;
-};
-
-static void *caller_fn(void *arg)
-{
-	struct caller *c = arg;
-	struct stat st;
-
-	c->err = stat(c->path, &st) ? errno : 0;
-	c->done = 1;
-	return NULL;
-}
-
-static void caller_start(struct caller *c, const char *mnt, const char *name)
-{
-	memset(c, 0, sizeof(*c));
-	snprintf(c->path, sizeof(c->path), "%s/%s", mnt, name);
-	pthread_create(&c->thr, NULL, caller_fn, c);
-}
-
-/* The caller's errno, or -1 if it still waits after limit seconds. */
-static int caller_wait(struct caller *c, double limit)
-{
-	double t0 = raw_now();
-
-	while (!c->done && raw_now() - t0 < limit)
-		usleep(10 * 1000);
-	if (!c->done)
-		return -1;
-	pthread_join(c->thr, NULL);
-	return c->err;
-}
-
 /*
  * The server holds a request and closes its ring, keeping the device.  As
  * documented (fuseuring-ring-notes.txt, Teardown): the queues that lose
@@ -210,14 +172,14 @@ static int caller_wait(struct caller *c, double limit)
  */
 TEST_F(ring, kill_ring_closed_device_kept)
 {
-	struct caller held, later;
+	struct rs_client held, later;
 	struct rs s;
 	int n;
 
 	if (rs_param_queues() < 2)
 		SKIP(return, "one queue: no queue is left without entries");
-	ASSERT_EQ(0, hand_setup(&s, self->mnt, 1));
-	caller_start(&held, self->mnt, "d1");
+	ASSERT_EQ(0, rs_setup_hand(&s, self->mnt, 1));
+	rs_client_start(&held, self->mnt, "d1");
 	n = next_request(&s, 5000);
 	ASSERT_LE(0, n);
 	EXPECT_EQ(FUSE_LOOKUP, ((struct fuse_in_header *)s.ents[n].hdr->in_out)->opcode);
@@ -228,8 +190,8 @@ TEST_F(ring, kill_ring_closed_device_kept)
 	 */
 	io_uring_queue_exit(&s.ring);
 	usleep(300 * 1000);
-	caller_start(&later, self->mnt, "d2");
-	EXPECT_EQ(ENOENT, caller_wait(&later, CALLER_LIMIT))
+	rs_client_start(&later, self->mnt, "d2");
+	EXPECT_EQ(ENOENT, rs_client_wait(&later, CALLER_LIMIT))
 		TH_LOG("a request after the ring closed was not served on the device");
 	EXPECT_FALSE(held.done);
 	/* A new ring: the commit of the held request still lands. */
@@ -237,10 +199,10 @@ TEST_F(ring, kill_ring_closed_device_kept)
 	rs_put_reply(&s, n, -EROFS, NULL, 0);
 	ASSERT_EQ(0, rs_prep_commit(&s, n, s.ents[n].unique));
 	io_uring_submit(&s.ring);
-	EXPECT_EQ(EROFS, caller_wait(&held, CALLER_LIMIT));
+	EXPECT_EQ(EROFS, rs_client_wait(&held, CALLER_LIMIT));
 	/* One queue has an entry again, the others none: still the device. */
-	caller_start(&later, self->mnt, "d3");
-	EXPECT_EQ(ENOENT, caller_wait(&later, CALLER_LIMIT));
+	rs_client_start(&later, self->mnt, "d3");
+	EXPECT_EQ(ENOENT, rs_client_wait(&later, CALLER_LIMIT));
 	EXPECT_EQ(0, umount(self->mnt)) TH_LOG("umount: %s", strerror(errno));
 	pthread_join(s.classic, NULL);
 	io_uring_queue_exit(&s.ring);
@@ -266,7 +228,7 @@ TEST_F(ring, kill_after_ring_closed_with_requests_held)
 	self->server = fork();
 	ASSERT_LE(0, self->server);
 	if (self->server == 0) {
-		c = hand_setup(s, self->mnt, 2) == 0;
+		c = rs_setup_hand(s, self->mnt, 2) == 0;
 		if (write(p[1], &c, 1) != 1 || !c)
 			_exit(1);
 		c = next_request(s, 5000) >= 0 && next_request(s, 5000) >= 0;
@@ -363,15 +325,8 @@ TEST_F(ring, kill_umount_force_in_flight)
 {
 	struct rs *s = shared_rs();
 	pid_t callers[16];
-	unsigned int i;
 
-	self->server = spawn_server(s, self->mnt, 16 / rs_param_queues());
-	ASSERT_LT(0, self->server);
-	for (i = 0; i < 16; i++)
-		callers[i] = start_caller_on(self->mnt, "hold", i,
-					     i % get_nprocs());
-	ASSERT_EQ(0, wait_held(s, 16 / rs_param_queues() * rs_param_queues(),
-			       30));
+	ASSERT_EQ(0, serve_and_hold(s, self->mnt, &self->server, callers, 16));
 	/* Forced: the connection is aborted whatever the server does. */
 	umount2(self->mnt, MNT_FORCE);
 	EXPECT_EQ(0, wait_callers(callers, 16, 0));
@@ -387,15 +342,8 @@ TEST_F(ring, kill_umount_lazy_in_flight)
 {
 	struct rs *s = shared_rs();
 	pid_t callers[16];
-	unsigned int i;
 
-	self->server = spawn_server(s, self->mnt, 16 / rs_param_queues());
-	ASSERT_LT(0, self->server);
-	for (i = 0; i < 16; i++)
-		callers[i] = start_caller_on(self->mnt, "hold", i,
-					     i % get_nprocs());
-	ASSERT_EQ(0, wait_held(s, 16 / rs_param_queues() * rs_param_queues(),
-			       30));
+	ASSERT_EQ(0, serve_and_hold(s, self->mnt, &self->server, callers, 16));
 	/* Detached, the mount lives on for its callers until they return. */
 	ASSERT_EQ(0, umount2(self->mnt, MNT_DETACH));
 	usleep(200 * 1000);
@@ -464,18 +412,12 @@ TEST_F(ring, kill_one_of_two_mounts)
 	unsigned int i, q;
 
 	ASSERT_NE(NULL, mkdtemp(mnt2));
-	self->server = spawn_server(a, self->mnt, 8 / rs_param_queues());
 	pb = spawn_server(b, mnt2, 2);
-	ASSERT_LT(0, self->server);
 	ASSERT_LT(0, pb);
 	memset(&view, 0, sizeof(view));
 	strcpy(view.mnt, mnt2);
 	ASSERT_EQ(0, rs_find_debugfs(&view));
-	for (i = 0; i < 8; i++)
-		callers[i] = start_caller_on(self->mnt, "hold", i,
-					     i % get_nprocs());
-	ASSERT_EQ(0, wait_held(a, 8 / rs_param_queues() * rs_param_queues(),
-			       30));
+	ASSERT_EQ(0, serve_and_hold(a, self->mnt, &self->server, callers, 8));
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < 2; i++) {
 		w[i].mnt = mnt2;
@@ -553,7 +495,7 @@ TEST_F_TIMEOUT(ring, kill_mount_cycles_leak_nothing, 300)
 	long slab0, slab1, free0, free1;
 	struct rs *s = shared_rs();
 	double t0, t[2] = { 0, 0 };
-	int i, fd;
+	int i, err;
 
 	ASSERT_NE(NULL, s);
 	for (i = 0; i < 50; i++)	/* warm the caches up */
@@ -578,12 +520,9 @@ TEST_F_TIMEOUT(ring, kill_mount_cycles_leak_nothing, 300)
 	if (getenv("FUSEURING_DEV"))
 		return;
 	/* Nothing pins the module: it unloads, and loads again. */
-	EXPECT_EQ(0, syscall(__NR_delete_module, "fuseuring", O_NONBLOCK))
-		TH_LOG("rmmod: %s", strerror(errno));
-	fd = open(getenv("FUSEURING_KO") ?: "fuseuring.ko", O_RDONLY);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, syscall(__NR_finit_module, fd, "", 0));
-	close(fd);
+	err = module_unload(0);
+	EXPECT_EQ(0, err) TH_LOG("rmmod: %s", strerror(-err));
+	ASSERT_EQ(0, raw_load_module());
 }
 
 TEST_HARNESS_MAIN

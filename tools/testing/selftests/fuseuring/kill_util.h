@@ -143,4 +143,22 @@ static inline int module_refs(double limit)
 	return refs;
 }
 
+/*
+ * Unload the module, trying again for up to limit seconds while it is
+ * still held (see module_refs()); 0, or the last failure's -errno.
+ */
+static inline int module_unload(double limit)
+{
+	double t0 = raw_now();
+	int err;
+
+	while (syscall(__NR_delete_module, "fuseuring", O_NONBLOCK)) {
+		err = -errno;
+		if (raw_now() - t0 >= limit)
+			return err;
+		usleep(100 * 1000);
+	}
+	return 0;
+}
+
 #endif /* KILL_UTIL_H */

@@ -83,18 +83,24 @@ else
 	ok 1 "passthrough_ll serves a copied tree"
 fi
 
-# notify_inval_inode: the file keeps its page cache (keep_cache, no attr
-# timeout); only FUSE_NOTIFY_INVAL_INODE makes a new time visible.
-inval_inode() {
+# time_changes DAEMON [ARGS]: the daemon's current_time (updated every
+# second) reads another time 2.5 s later; 1 if not, or the daemon failed.
+time_changes() {
 	local a b
 
-	serve libfuse_notify_inval_inode --update-interval=1 "$@" || return 1
+	serve "$1" --update-interval=1 "${@:2}" || return 1
 	a=$(cat "$MNT/current_time")
 	sleep 2.5
 	b=$(cat "$MNT/current_time")
 	echo "# $a / $b"
 	finish || return 1
 	[ -n "$a" ] && [ "$a" != "$b" ]
+}
+
+# notify_inval_inode: the file keeps its page cache (keep_cache, no attr
+# timeout); only FUSE_NOTIFY_INVAL_INODE makes a new time visible.
+inval_inode() {
+	time_changes libfuse_notify_inval_inode "$@"
 }
 inval_inode
 ok $? "notify_inval_inode: INVAL_INODE shows new data"
@@ -135,15 +141,7 @@ ok $? "notify_inval_entry --no-notify: the old name stays cached"
 # the daemon checks them with FUSE_NOTIFY_RETRIEVE (it aborts on a
 # mismatch, so its exit status is part of the check).
 store_retrieve() {
-	local a b
-
-	serve libfuse_notify_store_retrieve --update-interval=1 || return 1
-	a=$(cat "$MNT/current_time")
-	sleep 2.5
-	b=$(cat "$MNT/current_time")
-	echo "# $a / $b"
-	finish || return 1
-	[ -n "$a" ] && [ "$a" != "$b" ]
+	time_changes libfuse_notify_store_retrieve
 }
 # The example counts a lookup before the kernel has made the inode (the
 # looking-up caller makes it once it wakes up, in the kernel's own FUSE
@@ -233,6 +231,24 @@ ring_used() {
 	ok $? "$1[ring] the requests went over the ring"
 }
 
+# ioctl_fails_with ERRNO PATH [O_FLAG]: an _IOR ioctl of 8 bytes (0x80084500)
+# on PATH, opened read-only (and with O_FLAG), fails with ERRNO (a name).
+ioctl_fails_with() {
+	python3 -c '
+import errno, fcntl, os, sys
+flags = os.O_RDONLY
+for name in sys.argv[3:]:
+    flags |= getattr(os, name)
+fd = os.open(sys.argv[2], flags)
+try:
+    fcntl.ioctl(fd, 0x80084500, bytearray(8))
+except OSError as e:
+    print("# ioctl: %s" % os.strerror(e.errno))
+    sys.exit(e.errno != getattr(errno, sys.argv[1]))
+sys.exit(1)
+' "$@"
+}
+
 # passthrough_fh: libfuse's high-level API, path-based.  Its create is
 # open(path, fi->flags, mode) with the flags of FUSE_CREATE as they came:
 # O_CREAT must be among them (fuseuring once dropped it, and every new
@@ -277,16 +293,7 @@ assert os.stat(sys.argv[2]).st_mode & 0o7777 == 0o640
 	ok $? "passthrough_fh[$t] creates in a new folder, renames out of it"
 	# passthrough_fh has no ioctl: libfuse answers ENOSYS, the caller
 	# gets ENOTTY.
-	python3 -c '
-import errno, fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-try:
-    fcntl.ioctl(fd, 0x80084500, bytearray(8))
-except OSError as e:
-    print("# ioctl: %s" % os.strerror(e.errno))
-    sys.exit(e.errno != errno.ENOTTY)
-sys.exit(1)
-' "$m/rw"
+	ioctl_fails_with ENOTTY "$m/rw"
 	ok $? "passthrough_fh[$t] an ioctl the server lacks is ENOTTY"
 	rm "$m/new" "$m/copy" "$m/rw" "$m/g" && [ -z "$(ls -A "$m")" ] &&
 		[ -z "$(ls -A "$src")" ]
@@ -316,16 +323,7 @@ ioctl_checks() {
 	"$c" "$f" 3 && [ "$(cat "$f")" = foo ] && [ "$("$c" "$f")" = 3 ]
 	ok $? "ioctl[$t] FIOC_SET_SIZE copies the size in"
 	# A directory's ioctl reaches the server too (FUSE_IOCTL_DIR).
-	python3 -c '
-import errno, fcntl, os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
-try:
-    fcntl.ioctl(fd, 0x80084500, bytearray(8))
-except OSError as e:
-    print("# ioctl: %s" % os.strerror(e.errno))
-    sys.exit(e.errno != errno.EINVAL)
-sys.exit(1)
-' "$MNT"
+	ioctl_fails_with EINVAL "$MNT" O_DIRECTORY
 	ok $? "ioctl[$t] a directory's ioctl gets the server's answer"
 	ring_used ioctl "$t" "$before"
 	finish

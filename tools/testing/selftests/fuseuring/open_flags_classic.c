@@ -7,15 +7,17 @@
  *   are (libfuse's high-level passthrough_fh): without O_CREAT every new
  *   file was ENOENT there.
  * - FUSE_OPEN never carries O_CREAT, O_EXCL or O_NOCTTY.
+ * - A directory's RELEASEDIR names the handle its OPENDIR got and the
+ *   O_ flags OPENDIR carried.
  */
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 
 #include "kselftest_harness.h"
 #include "raw_server.h"
 
 #define FIRST_NODEID	2
+#define DIR_FH		0x5eed
 
 /* What the server saw, for the client to check. */
 struct seen {
@@ -23,6 +25,9 @@ struct seen {
 	uint32_t create_flags, create_mode, create_umask;
 	uint32_t open_flags;
 	char name[32];
+	int opendirs, releasedirs;
+	uint32_t opendir_flags, releasedir_flags;
+	uint64_t releasedir_fh;
 };
 
 static struct seen *seen;
@@ -84,6 +89,25 @@ static void serve(int fd)
 		case FUSE_RELEASE:
 			raw_reply(fd, req.h.unique, 0, NULL, 0);
 			continue;
+		case FUSE_OPENDIR:
+			seen->opendirs++;
+			seen->opendir_flags =
+				((const struct fuse_open_in *)req.arg)->flags;
+			memset(&oo, 0, sizeof(oo));
+			oo.fh = DIR_FH;
+			raw_reply(fd, req.h.unique, 0, &oo, sizeof(oo));
+			continue;
+		case FUSE_RELEASEDIR: {
+			const struct fuse_release_in *in = (const void *)req.arg;
+
+			seen->releasedir_fh = in->fh;
+			seen->releasedir_flags = in->flags;
+			/* Last: the client reads the others once it counts. */
+			__atomic_add_fetch(&seen->releasedirs, 1,
+					   __ATOMIC_SEQ_CST);
+			raw_reply(fd, req.h.unique, 0, NULL, 0);
+			continue;
+		}
 		}
 		raw_default(fd, &req);
 	}
@@ -92,26 +116,13 @@ static void serve(int fd)
 
 FIXTURE_SETUP(flags)
 {
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
-	int fd;
-
-	if (access("/sys/module/fuseuring", F_OK)) {
-		fd = open(ko, O_RDONLY | O_CLOEXEC);
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0));
-		close(fd);
-	}
-	seen = mmap(NULL, sizeof(*seen), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, seen);
+	ASSERT_EQ(0, raw_load_module());
+	seen = raw_shared_mem(sizeof(*seen));
+	ASSERT_NE(NULL, seen);
 	strcpy(self->mnt, "/tmp/oflags.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->mnt));
-	fd = raw_mount(self->mnt, NULL);
-	ASSERT_LE(0, fd) TH_LOG("mount: %s", strerror(-fd));
-	self->server = fork();
-	if (self->server == 0)
-		serve(fd);
-	close(fd);
+	self->server = raw_spawn_server(self->mnt, NULL, serve);
+	ASSERT_LT(0, self->server) TH_LOG("mount: %s", strerror(-self->server));
 	umask(022);
 }
 
@@ -181,6 +192,24 @@ TEST_F(flags, open_of_existing_drops_creat)
 	ASSERT_EQ(1, seen->opens);
 	EXPECT_EQ(O_RDWR, seen->open_flags & (O_ACCMODE | O_CREAT | O_EXCL |
 					      O_NOCTTY));
+}
+
+/* RELEASEDIR (in the background, after close) answers OPENDIR's handle. */
+TEST_F(flags, releasedir_names_the_opendir_handle)
+{
+	int fd = open(self->mnt, O_RDONLY | O_DIRECTORY), i;
+
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	EXPECT_EQ(1, seen->opendirs);
+	EXPECT_EQ(O_RDONLY, seen->opendir_flags & (O_ACCMODE | O_CREAT |
+						   O_EXCL | O_NOCTTY));
+	EXPECT_EQ(0, seen->releasedirs);
+	close(fd);
+	for (i = 0; i < 500 && !seen->releasedirs; i++)
+		usleep(10 * 1000);
+	ASSERT_EQ(1, seen->releasedirs);
+	EXPECT_EQ(DIR_FH, seen->releasedir_fh);
+	EXPECT_EQ(seen->opendir_flags, seen->releasedir_flags);
 }
 
 TEST_HARNESS_MAIN

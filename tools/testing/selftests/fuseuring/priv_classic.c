@@ -31,18 +31,9 @@ FIXTURE(classic) {
 
 FIXTURE_SETUP(classic)
 {
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
-
-	if (access("/sys/module/fuseuring", F_OK)) {
-		int fd = open(ko, O_RDONLY | O_CLOEXEC);
-
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0));
-		close(fd);
-	}
-	ps = mmap(NULL, sizeof(*ps), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, ps);
+	ASSERT_EQ(0, raw_load_module());
+	ps = raw_shared_mem(sizeof(*ps));
+	ASSERT_NE(NULL, ps);
 	strcpy(self->mnt, "/tmp/priv.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->mnt));
 	ASSERT_EQ(0, chmod(self->mnt, 0755));
@@ -128,16 +119,11 @@ static void serve(int fd)
 static int start(struct __test_metadata *_metadata, FIXTURE_DATA(classic) *self,
 		 const char *opts)
 {
-	int fd = raw_mount(self->mnt, opts);
-
-	if (fd < 0) {
-		TH_LOG("mount: %s", strerror(-fd));
+	self->server = raw_spawn_server(self->mnt, opts, serve);
+	if (self->server < 0) {
+		TH_LOG("mount: %s", strerror(-self->server));
 		return -1;
 	}
-	self->server = fork();
-	if (self->server == 0)
-		serve(fd);
-	close(fd);
 	return 0;
 }
 

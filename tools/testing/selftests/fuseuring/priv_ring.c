@@ -33,9 +33,8 @@ FIXTURE(ring) {
 FIXTURE_SETUP(ring)
 {
 	RS_NEED_RING();
-	ps = mmap(NULL, sizeof(*ps), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, ps);
+	ps = raw_shared_mem(sizeof(*ps));
+	ASSERT_NE(NULL, ps);
 	strcpy(self->mnt, "/tmp/priv_ring.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->mnt));
 	rs_set_param_queues(0);
@@ -102,14 +101,8 @@ static int setup(struct rs *s, const char *mnt)
 {
 	struct iovec iov[RS_MAX_ENTS][2];
 	unsigned int q;
-	int err = rs_mount(s, mnt);
+	int err = rs_mount_ring(s, mnt, 64);
 
-	if (!err)
-		err = rs_do_init(s, true);
-	if (!err)
-		err = rs_start(s);
-	if (!err)
-		err = rs_ring_init(s, 64, IORING_SETUP_SQE128);
 	if (err)
 		return err;
 	s->nq = rs_param_queues();
@@ -302,10 +295,7 @@ TEST_F(ring, priv_ring_no_access_beyond_registered_buffers)
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, harea);
 	ASSERT_NE(MAP_FAILED, parea);
-	ASSERT_EQ(0, rs_mount(s, self->mnt));
-	ASSERT_EQ(0, rs_do_init(s, true));
-	ASSERT_EQ(0, rs_start(s));
-	ASSERT_EQ(0, rs_ring_init(s, 8, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_mount_ring(s, self->mnt, 8));
 	s->nq = 1;
 	s->nents = 1;
 	e = &s->ents[0];

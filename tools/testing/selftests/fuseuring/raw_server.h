@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -43,6 +45,25 @@ static inline const char *raw_fstype(void)
 	return getenv("FUSEURING_FSTYPE") ?: FUSEURING_FS_TYPE;
 }
 
+/*
+ * Load FUSEURING_KO (default fuseuring.ko) unless the module is in, or
+ * the tests run on another device (FUSEURING_DEV); 0 or -errno.
+ */
+static inline int raw_load_module(void)
+{
+	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
+	int fd, ret;
+
+	if (getenv("FUSEURING_DEV") || !access("/sys/module/fuseuring", F_OK))
+		return 0;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = syscall(__NR_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
 /* Open the device and mount it at mnt; returns the device fd or -errno. */
 static inline int raw_mount(const char *mnt, const char *extra)
 {
@@ -61,6 +82,36 @@ static inline int raw_mount(const char *mnt, const char *extra)
 		return err;
 	}
 	return fd;
+}
+
+/*
+ * Mount mnt (raw_mount()) and serve it from a child process running
+ * serve(fd), which must not return; the child's pid or -errno.  Only
+ * the child keeps the device open: its death ends the connection.
+ */
+static inline pid_t raw_spawn_server(const char *mnt, const char *extra,
+				     void (*serve)(int fd))
+{
+	int fd = raw_mount(mnt, extra), err;
+	pid_t pid;
+
+	if (fd < 0)
+		return fd;
+	pid = fork();
+	if (pid == 0)
+		serve(fd);
+	err = pid < 0 ? -errno : 0;
+	close(fd);
+	return err ? err : pid;
+}
+
+/* Memory shared with the child processes forked after; NULL if none. */
+static inline void *raw_shared_mem(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
 }
 
 /* Read one request into buf; 0 or -errno (ENODEV once unmounted). */
@@ -105,8 +156,8 @@ static inline void raw_fill_attr(struct fuse_attr *a, uint64_t ino,
 	a->blksize = 4096;
 }
 
-/* Answer INIT with the protocol the kernel offered and no flags. */
-static inline int raw_reply_init(int fd, const struct raw_req *req)
+/* An INIT reply with the protocol the kernel offered and no flags. */
+static inline struct fuse_init_out raw_init_out(const struct raw_req *req)
 {
 	const struct fuse_init_in *in = (const void *)req->arg;
 	struct fuse_init_out out = {
@@ -118,6 +169,13 @@ static inline int raw_reply_init(int fd, const struct raw_req *req)
 		.congestion_threshold = 48,
 		.time_gran = 1,
 	};
+
+	return out;
+}
+
+static inline int raw_reply_init(int fd, const struct raw_req *req)
+{
+	struct fuse_init_out out = raw_init_out(req);
 
 	return raw_reply(fd, req->h.unique, 0, &out, sizeof(out));
 }

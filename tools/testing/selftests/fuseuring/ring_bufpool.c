@@ -9,10 +9,10 @@
  * buffer, and the module's kernel-allocated pool mapped with mmap.
  * Raw ring server: ring_server.h.
  */
-#include <sys/syscall.h>
 
 #include "ring_server.h"
 #include "kselftest_harness.h"
+#include "kill_util.h"
 
 #define MNT	"/tmp/ring_bufpool_mnt"
 /* The ring's max payload: rs_reply_init()'s max_pages 32. */
@@ -69,41 +69,6 @@ static void *anon(size_t len, int prot)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* Mount with one queue, INIT with the ring, the classic loop running. */
-static int mount_one_queue(struct rs *s)
-{
-	int err = rs_set_param_queues(1);
-
-	if (!err)
-		err = rs_mount(s, MNT);
-	if (!err)
-		err = rs_do_init(s, true);
-	if (!err)
-		err = rs_start(s);
-	if (!err)
-		err = rs_ring_init(s, 128, IORING_SETUP_SQE128);
-	/* The first ring command makes the ring, with the queues set now. */
-	if (!err && pool_cmd(s, FUSE_IO_URING_CMD_ADD_QUEUE, 0xffff, 0, 0, 0,
-			     -1) != -EINVAL)
-		err = -EPROTO;
-	rs_set_param_queues(0);
-	return err;
-}
-
-/*
- * Close the ring before the umount: entries this thread registered would
- * take DESTROY, whose task work runs in this very thread, blocked in the
- * umount.  Without them DESTROY goes to the classic loop.
- */
-static void teardown_closed(struct rs *s)
-{
-	io_uring_queue_exit(&s->ring);
-	umount2(s->mnt, MNT_DETACH);
-	if (s->classic_running)
-		pthread_join(s->classic, NULL);
-	close(s->fd);
-}
-
 static bool has_module_params(void)
 {
 	return !getenv("FUSEURING_DEV");
@@ -131,7 +96,7 @@ TEST(before_init)
 	ASSERT_EQ(0, rs_start(&s));
 	EXPECT_EQ(0, pool_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE, 0, 0, 0, 0,
 			      -1));
-	teardown_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 TEST(add_queue_errors)
@@ -139,7 +104,7 @@ TEST(add_queue_errors)
 	struct rs s;
 
 	NEED_FUSEURING();
-	ASSERT_EQ(0, mount_one_queue(&s));
+	ASSERT_EQ(0, rs_mount_one_queue(&s, MNT, 128));
 	EXPECT_EQ(-EINVAL, pool_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE, 1, 0, 0,
 				    0, -1));
 	EXPECT_EQ(-EINVAL, pool_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE, 0, 1 << 5,
@@ -161,7 +126,7 @@ TEST(add_queue_errors)
 	}
 	EXPECT_EQ(-EEXIST, pool_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE, 0, 0, 0,
 				    0, -1));
-	teardown_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 TEST(add_bufpool_errors)
@@ -173,7 +138,7 @@ TEST(add_bufpool_errors)
 	NEED_FUSEURING();
 	ASSERT_NE(NULL, mem);
 	ASSERT_NE(NULL, none);
-	ASSERT_EQ(0, mount_one_queue(&s));
+	ASSERT_EQ(0, rs_mount_one_queue(&s, MNT, 128));
 	/* Before ADD_QUEUE. */
 	EXPECT_EQ(-ENOENT, pool_cmd(&s, FUSE_IO_URING_CMD_ADD_BUFPOOL, 0, 0,
 				    (uintptr_t)mem, 4 * SLOT, -1));
@@ -212,7 +177,7 @@ TEST(add_bufpool_errors)
 				    (uintptr_t)mem, 4 * SLOT, -1));
 	EXPECT_EQ(-EEXIST, pool_cmd(&s, FUSE_IO_URING_CMD_ADD_BUFPOOL, 0,
 				    FUSEURING_BUFPOOL_KERNEL, 0, 4 * SLOT, -1));
-	teardown_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 /* A queue with per-entry buffers cannot take a pool afterwards. */
@@ -225,7 +190,7 @@ TEST(bufpool_after_per_entry_register)
 
 	NEED_FUSEURING();
 	ASSERT_NE(NULL, mem);
-	ASSERT_EQ(0, mount_one_queue(&s));
+	ASSERT_EQ(0, rs_mount_one_queue(&s, MNT, 128));
 	ASSERT_EQ(0, rs_alloc_ent(&e, 0));
 	iov[0] = (struct iovec){ e.hdr, sizeof(*e.hdr) };
 	iov[1] = (struct iovec){ e.payload, RS_PAYLOAD };
@@ -235,7 +200,7 @@ TEST(bufpool_after_per_entry_register)
 	/* REGISTER announced the queue, as upstream. */
 	EXPECT_EQ(-EEXIST, pool_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE, 0, 0, 0,
 				    0, -1));
-	teardown_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 TEST(register_on_pool_queue_errors)
@@ -249,7 +214,7 @@ TEST(register_on_pool_queue_errors)
 	NEED_FUSEURING();
 	ASSERT_NE(NULL, mem);
 	ASSERT_NE(NULL, other);
-	ASSERT_EQ(0, mount_one_queue(&s));
+	ASSERT_EQ(0, rs_mount_one_queue(&s, MNT, 128));
 	bufs[0] = (struct iovec){ mem, 4 * SLOT };
 	bufs[1] = (struct iovec){ other, SLOT };
 	ASSERT_EQ(0, io_uring_register_buffers(&s.ring, bufs, 2));
@@ -279,7 +244,7 @@ TEST(register_on_pool_queue_errors)
 				    0, 0, 0, 0));
 	/* The right one parks. */
 	EXPECT_EQ(1, pool_register(&s, iov, 0, 0, 5, true));
-	teardown_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 TEST(mmap_errors)
@@ -291,7 +256,7 @@ TEST(mmap_errors)
 
 	NEED_FUSEURING();
 	ASSERT_NE(NULL, mem);
-	ASSERT_EQ(0, mount_one_queue(&s));
+	ASSERT_EQ(0, rs_mount_one_queue(&s, MNT, 128));
 	ASSERT_EQ(0, pool_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE, 0, 0, 0, 0,
 			      -1));
 	/* No kernel pool yet. */
@@ -327,7 +292,7 @@ TEST(mmap_errors)
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(42, ((char *)p)[0]);
 	EXPECT_EQ(0, munmap(p, SLOT));
-	teardown_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 /* ---- A pool server: one queue, NENTS entries, NSLOTS slots ---- */
@@ -499,7 +464,7 @@ static int ps_start(struct ps *p, enum pool_kind kind, bool hold_all)
 	int err, i;
 
 	memset(p, 0, sizeof(*p));
-	err = mount_one_queue(&p->s);
+	err = rs_mount_one_queue(&p->s, MNT, 128);
 	if (err)
 		return err;
 	p->kind = kind;
@@ -648,27 +613,11 @@ TEST_F_TIMEOUT(pool, exhaustion, 120)
 	ps_stop(&self->p);
 }
 
-/* A client in a thread: stat of a path. */
-struct client {
-	pthread_t thr;
-	char path[64];
-	volatile int done, err;
-};
-
-static void *client_fn(void *arg)
-{
-	struct client *c = arg;
-	struct stat st;
-
-	c->err = stat(c->path, &st) ? errno : 0;
-	c->done = 1;
-	return NULL;
-}
-
 /* kill -9 of a server whose slots are all taken: nothing hangs or leaks. */
 TEST_F_TIMEOUT(pool, kill_with_slots_taken, 60)
 {
-	struct client c[NSLOTS + 4];
+	struct rs_client c[NSLOTS + 4];
+	char name[16];
 	int pfd[2], i, nc = NSLOTS + 4;
 	long long free_slots = -1;
 	char ok = 0;
@@ -691,9 +640,8 @@ TEST_F_TIMEOUT(pool, kill_with_slots_taken, 60)
 	ASSERT_EQ(1, read(pfd[0], &ok, 1));
 	ASSERT_EQ(1, ok);
 	for (i = 0; i < nc; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		snprintf(c[i].path, sizeof(c[i].path), MNT "/d%d", i);
-		pthread_create(&c[i].thr, NULL, client_fn, &c[i]);
+		snprintf(name, sizeof(name), "d%d", i);
+		rs_client_start(&c[i], MNT, name);
 	}
 	memset(&probe, 0, sizeof(probe));
 	snprintf(probe.mnt, sizeof(probe.mnt), "%s", MNT);
@@ -714,13 +662,8 @@ TEST_F_TIMEOUT(pool, kill_with_slots_taken, 60)
 	}
 	EXPECT_EQ(0, umount(MNT));
 	/* Nothing of the connection, its pool or its pages holds the module. */
-	for (i = 0; i < 50; i++) {
-		if (!syscall(__NR_delete_module, "fuseuring", O_NONBLOCK))
-			break;
-		usleep(100000);
-	}
-	EXPECT_LT(i, 50);
-	ASSERT_EQ(0, rs_load_module());
+	EXPECT_EQ(0, module_unload(5));
+	ASSERT_EQ(0, raw_load_module());
 }
 
 TEST_HARNESS_MAIN

@@ -13,44 +13,6 @@
 
 #define MNT	"/tmp/ring_errors_mnt"
 
-/* A client request in a thread: stat of a path, its errno when done. */
-struct client {
-	pthread_t thr;
-	char path[128];
-	volatile int done;
-	volatile int err;
-};
-
-static void *client_fn(void *arg)
-{
-	struct client *c = arg;
-	struct stat st;
-
-	c->err = stat(c->path, &st) ? errno : 0;
-	c->done = 1;
-	return NULL;
-}
-
-static void client_start(struct client *c, const char *name)
-{
-	memset(c, 0, sizeof(*c));
-	snprintf(c->path, sizeof(c->path), MNT "/%s", name);
-	pthread_create(&c->thr, NULL, client_fn, c);
-}
-
-/* Wait up to limit seconds for the client; its errno, or -1 if stuck. */
-static int client_wait(struct client *c, double limit)
-{
-	double t0 = raw_now();
-
-	while (!c->done && raw_now() - t0 < limit)
-		usleep(10000);
-	if (!c->done)
-		return -1;
-	pthread_join(c->thr, NULL);
-	return c->err;
-}
-
 /* Register from this thread and serve one request by hand. */
 static int serve_one(struct rs *s, int ms)
 {
@@ -69,13 +31,32 @@ static int serve_one(struct rs *s, int ms)
 }
 
 /* Serve requests until the client is done; its errno, or -1 if stuck. */
-static int serve_client(struct rs *s, struct client *c, double limit)
+static int serve_client(struct rs *s, struct rs_client *c, double limit)
 {
 	double t0 = raw_now();
 
 	while (!c->done && raw_now() - t0 < limit)
 		serve_one(s, 50);
-	return client_wait(c, 0);
+	return rs_client_wait(c, 0);
+}
+
+/*
+ * umount in a child while this thread serves the ring (the umount waits
+ * for DESTROY), then close the server: the child's errno, -1 if no child.
+ */
+static int umount_serving(struct rs *s)
+{
+	pid_t pid = fork();
+	int status = -1;
+
+	if (!pid)
+		_exit(umount(MNT) ? errno : 0);
+	while (pid > 0 && waitpid(pid, &status, WNOHANG) == 0)
+		serve_one(s, 100);
+	pthread_join(s->classic, NULL);
+	io_uring_queue_exit(&s->ring);
+	close(s->fd);
+	return pid > 0 ? WEXITSTATUS(status) : -1;
 }
 
 static int reg_one(struct rs *s, struct iovec *iov, unsigned int niov,
@@ -122,10 +103,7 @@ TEST(bad_register_args)
 
 	RS_NEED_RING();
 
-	ASSERT_EQ(0, rs_mount(&s, MNT));
-	ASSERT_EQ(0, rs_do_init(&s, true));
-	ASSERT_EQ(0, rs_start(&s));
-	ASSERT_EQ(0, rs_ring_init(&s, 8, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_mount_ring(&s, MNT, 8));
 	ASSERT_EQ(0, rs_alloc_ent(&e, 0));
 	good[0] = (struct iovec){ e.hdr, sizeof(*e.hdr) };
 	good[1] = (struct iovec){ e.payload, RS_PAYLOAD };
@@ -174,7 +152,7 @@ TEST(bad_register_args)
 
 TEST(commit_errors)
 {
-	struct client c;
+	struct rs_client c;
 	uint64_t id;
 	struct rs s;
 	int n;
@@ -182,16 +160,12 @@ TEST(commit_errors)
 	RS_NEED_RING();
 
 	ASSERT_EQ(0, rs_set_param_queues(1));
-	ASSERT_EQ(0, rs_mount(&s, MNT));
-	ASSERT_EQ(0, rs_do_init(&s, true));
-	ASSERT_EQ(0, rs_start(&s));
-	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
 	/* This thread submits, so the command's task work runs here. */
-	ASSERT_EQ(0, rs_register_all(&s, 2));
+	ASSERT_EQ(0, rs_setup_hand(&s, MNT, 2));
 	EXPECT_EQ(0, rs_set_param_queues(0));
 
 	/* A good request, then its commit id again: -ENOENT, once. */
-	client_start(&c, "d1");
+	rs_client_start(&c, MNT, "d1");
 	n = serve_one(&s, 5000);
 	ASSERT_GE(n, 0);
 	id = s.ents[n].unique;
@@ -202,12 +176,12 @@ TEST(commit_errors)
 				  id + 1000));
 
 	/* A reply of the wrong size: EIO for the caller, entry reused. */
-	client_start(&c, "bad1");
+	rs_client_start(&c, MNT, "bad1");
 	EXPECT_EQ(EIO, serve_client(&s, &c, 5));
 	/* A reply naming another request: EIO, as upstream. */
-	client_start(&c, "wrongid1");
+	rs_client_start(&c, MNT, "wrongid1");
 	EXPECT_EQ(EIO, serve_client(&s, &c, 5));
-	client_start(&c, "d2");
+	rs_client_start(&c, MNT, "d2");
 	EXPECT_EQ(0, serve_client(&s, &c, 5));
 	ASSERT_EQ(0, rs_find_debugfs(&s));
 	EXPECT_EQ(4, rs_counter(&s, 0, "errors"));
@@ -216,21 +190,8 @@ TEST(commit_errors)
 		  rs_counter(&s, 0, "committed") + 2);
 	EXPECT_EQ(0, rs_counter(&s, 0, "inflight"));
 
-	/* umount in a child: DESTROY over the ring, then the entries end. */
-	{
-		pid_t pid = fork();
-		int status;
-
-		ASSERT_GE(pid, 0);
-		if (!pid)
-			_exit(umount(MNT) ? errno : 0);
-		while (waitpid(pid, &status, WNOHANG) == 0)
-			serve_one(&s, 100);
-		EXPECT_EQ(0, WEXITSTATUS(status));
-	}
-	pthread_join(s.classic, NULL);
-	io_uring_queue_exit(&s.ring);
-	close(s.fd);
+	/* DESTROY over the ring, then the entries end. */
+	EXPECT_EQ(0, umount_serving(&s));
 }
 
 static void on_usr1(int sig)
@@ -242,7 +203,7 @@ static void on_usr1(int sig)
 TEST(interrupt_on_classic_path)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
-	struct client c;
+	struct rs_client c;
 	double t0;
 	struct rs s;
 	int n;
@@ -251,14 +212,10 @@ TEST(interrupt_on_classic_path)
 
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	ASSERT_EQ(0, rs_set_param_queues(1));
-	ASSERT_EQ(0, rs_mount(&s, MNT));
-	ASSERT_EQ(0, rs_do_init(&s, true));
-	ASSERT_EQ(0, rs_start(&s));
-	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
-	ASSERT_EQ(0, rs_register_all(&s, 2));
+	ASSERT_EQ(0, rs_setup_hand(&s, MNT, 2));
 	EXPECT_EQ(0, rs_set_param_queues(0));
 
-	client_start(&c, "hold1");
+	rs_client_start(&c, MNT, "hold1");
 	n = serve_one(&s, 5000);
 	ASSERT_GE(n, 0);
 	pthread_kill(c.thr, SIGUSR1);
@@ -273,20 +230,7 @@ TEST(interrupt_on_classic_path)
 	io_uring_submit(&s.ring);
 	EXPECT_EQ(EINTR, serve_client(&s, &c, 5));
 
-	{
-		pid_t pid = fork();
-		int status;
-
-		ASSERT_GE(pid, 0);
-		if (!pid)
-			_exit(umount(MNT) ? errno : 0);
-		while (waitpid(pid, &status, WNOHANG) == 0)
-			serve_one(&s, 100);
-		EXPECT_EQ(0, WEXITSTATUS(status));
-	}
-	pthread_join(s.classic, NULL);
-	io_uring_queue_exit(&s.ring);
-	close(s.fd);
+	EXPECT_EQ(0, umount_serving(&s));
 }
 
 TEST(after_abort)
@@ -321,7 +265,7 @@ TEST(after_abort)
 /* A server in a child, killed with SIGKILL; hold: requests unanswered. */
 static void kill_server(struct __test_metadata *_metadata, bool hold)
 {
-	struct client c[3];
+	struct rs_client c[3];
 	int pfd[2], i;
 	char ok = 0;
 	pid_t pid;
@@ -343,9 +287,9 @@ static void kill_server(struct __test_metadata *_metadata, bool hold)
 	ASSERT_EQ(1, read(pfd[0], &ok, 1));
 	ASSERT_EQ(1, ok);
 	if (hold) {
-		client_start(&c[0], "hold1");
-		client_start(&c[1], "hold2");
-		client_start(&c[2], "d3");
+		rs_client_start(&c[0], MNT, "hold1");
+		rs_client_start(&c[1], MNT, "hold2");
+		rs_client_start(&c[2], MNT, "d3");
 		usleep(500 * 1000);
 		for (i = 0; i < 3; i++)
 			EXPECT_FALSE(c[i].done);
@@ -354,10 +298,10 @@ static void kill_server(struct __test_metadata *_metadata, bool hold)
 	EXPECT_EQ(137, raw_wait(pid, 5));
 	if (hold) {
 		for (i = 0; i < 3; i++)
-			EXPECT_EQ(ENOTCONN, client_wait(&c[i], 5));
+			EXPECT_EQ(ENOTCONN, rs_client_wait(&c[i], 5));
 	}
-	client_start(&c[0], "after");
-	EXPECT_EQ(ENOTCONN, client_wait(&c[0], 5));
+	rs_client_start(&c[0], MNT, "after");
+	EXPECT_EQ(ENOTCONN, rs_client_wait(&c[0], 5));
 	EXPECT_EQ(0, umount(MNT));
 }
 
@@ -492,22 +436,19 @@ static void *register_and_exit(void *arg)
  */
 TEST(ring_thread_exits)
 {
-	struct client c;
+	struct rs_client c;
 	pthread_t thr;
 	struct rs s;
 
 	RS_NEED_RING();
 
-	ASSERT_EQ(0, rs_mount(&s, MNT));
-	ASSERT_EQ(0, rs_do_init(&s, true));
-	ASSERT_EQ(0, rs_start(&s));
-	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
+	ASSERT_EQ(0, rs_mount_ring(&s, MNT, 64));
 	ASSERT_EQ(0, pthread_create(&thr, NULL, register_and_exit, &s));
 	ASSERT_EQ(0, pthread_join(thr, NULL));
 	ASSERT_EQ(0, s.reg_state);
 	usleep(300 * 1000);
-	client_start(&c, "d8");
-	EXPECT_EQ(ENOENT, client_wait(&c, 5));
+	rs_client_start(&c, MNT, "d8");
+	EXPECT_EQ(ENOENT, rs_client_wait(&c, 5));
 	EXPECT_EQ(0, umount(MNT));
 	pthread_join(s.classic, NULL);
 	io_uring_queue_exit(&s.ring);
@@ -516,25 +457,21 @@ TEST(ring_thread_exits)
 
 TEST(ring_closed_device_open)
 {
-	struct client c;
+	struct rs_client c;
 	double t0;
 	struct rs s;
 
 	RS_NEED_RING();
 
-	ASSERT_EQ(0, rs_mount(&s, MNT));
-	ASSERT_EQ(0, rs_do_init(&s, true));
-	ASSERT_EQ(0, rs_start(&s));
-	ASSERT_EQ(0, rs_ring_init(&s, 64, IORING_SETUP_SQE128));
-	ASSERT_EQ(0, rs_register_all(&s, 2));
+	ASSERT_EQ(0, rs_setup_hand(&s, MNT, 2));
 	/* Closing the ring cancels the parked commands: no hang. */
 	t0 = raw_now();
 	io_uring_queue_exit(&s.ring);
 	EXPECT_LT(raw_now() - t0, 5);
 	usleep(300 * 1000);
 	/* The connection goes back to the classic device. */
-	client_start(&c, "d7");
-	EXPECT_EQ(ENOENT, client_wait(&c, 5));
+	rs_client_start(&c, MNT, "d7");
+	EXPECT_EQ(ENOENT, rs_client_wait(&c, 5));
 	EXPECT_EQ(0, umount(MNT));
 	pthread_join(s.classic, NULL);
 	close(s.fd);
@@ -549,7 +486,7 @@ TEST(ring_closed_device_open)
 TEST(exec_with_entries_parked)
 {
 	struct pollfd pfd_exec;
-	struct client c;
+	struct rs_client c;
 	int pfd[2];
 	char ok = 0;
 	pid_t pid;
@@ -578,8 +515,8 @@ TEST(exec_with_entries_parked)
 	EXPECT_EQ(1, poll(&pfd_exec, 1, 5000));
 	EXPECT_EQ(0, read(pfd[0], &ok, 1));
 	close(pfd[0]);
-	client_start(&c, "d9");
-	EXPECT_EQ(ENOTCONN, client_wait(&c, 5));
+	rs_client_start(&c, MNT, "d9");
+	EXPECT_EQ(ENOTCONN, rs_client_wait(&c, 5));
 	EXPECT_EQ(0, umount(MNT));
 	/* sleep's own status: the exec went through. */
 	EXPECT_EQ(0, raw_wait(pid, 5));

@@ -104,24 +104,8 @@ static inline bool rs_kernel_has_bvec(void)
 	return bvec && request;
 }
 
-/* Load FUSEURING_KO (default fuseuring.ko) unless the module is in. */
-static inline int rs_load_module(void)
-{
-	const char *ko = getenv("FUSEURING_KO") ?: "fuseuring.ko";
-	int fd, ret;
-
-	if (getenv("FUSEURING_DEV") || !access("/sys/module/fuseuring", F_OK))
-		return 0;
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = syscall(__NR_finit_module, fd, "", 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
 #define RS_NEED_RING() do {						\
-	ASSERT_EQ(0, rs_load_module());					\
+	ASSERT_EQ(0, raw_load_module());					\
 	if (!rs_kernel_has_ring())					\
 		SKIP(return, "this kernel's fuseuring has no io_uring transport"); \
 } while (0)
@@ -154,18 +138,9 @@ static inline int rs_set_param_queues(unsigned int n)
 /* Answer INIT, accepting the ring if uring is set. */
 static inline int rs_reply_init(int fd, const struct raw_req *req, bool uring)
 {
-	const struct fuse_init_in *in = (const void *)req->arg;
-	struct fuse_init_out out = {
-		.major = FUSE_KERNEL_VERSION,
-		.minor = in->minor,
-		.max_readahead = in->max_readahead,
-		.max_write = 128 * 1024,
-		.max_background = 64,
-		.congestion_threshold = 48,
-		.time_gran = 1,
-		.max_pages = 32,
-	};
+	struct fuse_init_out out = raw_init_out(req);
 
+	out.max_pages = 32;
 	out.flags = FUSE_INIT_EXT | FUSE_MAX_PAGES;
 	if (uring)
 		out.flags2 = (uint32_t)(FUSE_OVER_IO_URING >> 32);
@@ -536,6 +511,64 @@ static inline int rs_start_ring(struct rs *s, unsigned int per_queue)
 }
 
 /*
+ * Mount, INIT with the ring, the classic loop running, and an SQE128 ring
+ * of depth entries (none with depth 0: the ring thread makes its own).
+ * No ring command yet: the first one makes the connection's ring.
+ */
+static inline int rs_mount_ring(struct rs *s, const char *mnt,
+				unsigned int depth)
+{
+	int err = rs_mount(s, mnt);
+
+	if (!err)
+		err = rs_do_init(s, true);
+	if (!err)
+		err = rs_start(s);
+	if (!err && depth)
+		err = rs_ring_init(s, depth, IORING_SETUP_SQE128);
+	return err;
+}
+
+/*
+ * rs_mount_ring() with a ring of one queue: ring_queues is 1 until the
+ * first ring command, an ADD_QUEUE of a queue that does not exist
+ * (EINVAL), has made the ring.
+ */
+static inline int rs_mount_one_queue(struct rs *s, const char *mnt,
+				     unsigned int depth)
+{
+	struct io_uring_sqe *sqe;
+	int err = rs_set_param_queues(1);
+
+	if (!err)
+		err = rs_mount_ring(s, mnt, depth);
+	if (!err) {
+		sqe = rs_sqe(s, FUSE_IO_URING_CMD_ADD_QUEUE, 999);
+		if (sqe)
+			rs_cmd(sqe)->qid = 0xffff;
+		if (!sqe || rs_submit_wait(s, 2000, NULL) != -EINVAL)
+			err = -EPROTO;
+	}
+	rs_set_param_queues(0);
+	return err;
+}
+
+/*
+ * A server driven by hand from this thread (the task work of the
+ * commands it submits runs here): rs_mount_ring(), then per_queue
+ * entries registered on every queue.
+ */
+static inline int rs_setup_hand(struct rs *s, const char *mnt,
+				unsigned int per_queue)
+{
+	int err = rs_mount_ring(s, mnt, 64);
+
+	if (!err)
+		err = rs_register_all(s, per_queue);
+	return err;
+}
+
+/*
  * Full setup: mount, INIT with the ring, entries on every queue, loops.
  * ring_flags: 0 for a plain SQE128 ring made here; else the ring thread
  * makes its ring with these flags (SINGLE_ISSUER needs that).
@@ -543,15 +576,10 @@ static inline int rs_start_ring(struct rs *s, unsigned int per_queue)
 static inline int rs_setup_flags(struct rs *s, const char *mnt,
 				 unsigned int per_queue, unsigned int ring_flags)
 {
-	int err = rs_mount(s, mnt);
+	int err = rs_mount_ring(s, mnt, ring_flags ? 0 : 128);
 
+	/* After rs_mount(), which clears s. */
 	s->thread_ring_flags = ring_flags;
-	if (!err)
-		err = rs_do_init(s, true);
-	if (!err && !ring_flags)
-		err = rs_ring_init(s, 128, IORING_SETUP_SQE128);
-	if (!err)
-		err = rs_start(s);
 	if (!err)
 		err = rs_start_ring(s, per_queue);
 	return err;
@@ -571,6 +599,20 @@ static inline void rs_teardown(struct rs *s)
 	if (s->classic_running)
 		pthread_join(s->classic, NULL);
 	io_uring_queue_exit(&s->ring);
+	close(s->fd);
+}
+
+/*
+ * Close the ring before the umount: entries this thread registered would
+ * take DESTROY, whose task work runs in this very thread, blocked in the
+ * umount.  Without them DESTROY goes to the classic loop.
+ */
+static inline void rs_teardown_closed(struct rs *s)
+{
+	io_uring_queue_exit(&s->ring);
+	umount2(s->mnt, MNT_DETACH);
+	if (s->classic_running)
+		pthread_join(s->classic, NULL);
 	close(s->fd);
 }
 
@@ -617,6 +659,44 @@ static inline long long rs_counter(struct rs *s, unsigned int qid,
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+/* A client in a thread: stat of mnt/name; its errno once done. */
+struct rs_client {
+	pthread_t thr;
+	char path[128];
+	volatile int done, err;
+};
+
+static inline void *rs_client_fn(void *arg)
+{
+	struct rs_client *c = arg;
+	struct stat st;
+
+	c->err = stat(c->path, &st) ? errno : 0;
+	c->done = 1;
+	return NULL;
+}
+
+static inline void rs_client_start(struct rs_client *c, const char *mnt,
+				   const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->path, sizeof(c->path), "%s/%s", mnt, name);
+	pthread_create(&c->thr, NULL, rs_client_fn, c);
+}
+
+/* Wait up to limit seconds for the client: its errno, or -1 if stuck. */
+static inline int rs_client_wait(struct rs_client *c, double limit)
+{
+	double t0 = raw_now();
+
+	while (!c->done && raw_now() - t0 < limit)
+		usleep(10 * 1000);
+	if (!c->done)
+		return -1;
+	pthread_join(c->thr, NULL);
+	return c->err;
 }
 
 static inline int rs_pin(int cpu)

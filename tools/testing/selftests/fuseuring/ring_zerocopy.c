@@ -24,6 +24,7 @@
 
 #include "ring_server.h"
 #include "kselftest_harness.h"
+#include "kill_util.h"
 
 #define MNT	"/tmp/ring_zerocopy_mnt"
 #define NENTS	8
@@ -138,21 +139,34 @@ static char *zc_map_window(struct rs *s, size_t len, int flags)
 /* Mount with one queue, INIT with the ring, the classic loop running. */
 static int zs_mount(struct rs *s)
 {
-	int err = rs_set_param_queues(1);
+	return rs_mount_one_queue(s, MNT, 64);
+}
 
-	if (!err)
-		err = rs_mount(s, MNT);
-	if (!err)
-		err = rs_do_init(s, true);
-	if (!err)
-		err = rs_start(s);
-	if (!err)
-		err = rs_ring_init(s, 64, IORING_SETUP_SQE128);
-	/* The first ring command makes the ring, with one queue. */
-	if (!err && zc_cmd(s, FUSE_IO_URING_CMD_ADD_QUEUE, 1ULL << 5) != -EINVAL)
-		err = -EPROTO;
-	rs_set_param_queues(0);
-	return err;
+/*
+ * What both kinds answer alike: OPEN, with the test's FOPEN_* flags, and
+ * the requests that came without zero-copy.  rs_handle()'s answer (1 to
+ * commit, 0 to hold), or -1 for a zero-copied request: the caller's.
+ */
+static int zs_handle_plain(struct zs *z, unsigned int n,
+			   struct fuse_in_header *ih)
+{
+	struct rs_ent *e = &z->s.ents[n];
+	struct fuse_open_out oo;
+
+	memcpy(ih, e->hdr->in_out, sizeof(*ih));
+	e->unique = ih->unique;
+	if (ih->opcode == FUSE_OPEN) {
+		memset(&oo, 0, sizeof(oo));
+		oo.fh = 7;
+		oo.open_flags = z->open_flags;
+		rs_put_reply(&z->s, n, 0, &oo, sizeof(oo));
+		return 1;
+	}
+	if (e->hdr->ring_ent_in_out.flags & FUSE_URING_ENT_ZERO_COPY)
+		return -1;
+	if (ih->opcode == FUSE_READ || ih->opcode == FUSE_WRITE)
+		__atomic_add_fetch(&z->sh->copied, 1, __ATOMIC_SEQ_CST);
+	return rs_handle(&z->s, n);
 }
 
 /* Answer entry n's request, through the window when it came that way. */
@@ -162,22 +176,10 @@ static bool zs_handle(struct zs *z, unsigned int n)
 	struct fuse_uring_ent_in_out *io = &e->hdr->ring_ent_in_out;
 	char *data = z->win + n * WIN + io->reserved;
 	struct fuse_in_header ih;
-	struct fuse_open_out oo;
+	int plain = zs_handle_plain(z, n, &ih);
 
-	memcpy(&ih, e->hdr->in_out, sizeof(ih));
-	e->unique = ih.unique;
-	if (ih.opcode == FUSE_OPEN) {
-		memset(&oo, 0, sizeof(oo));
-		oo.fh = 7;
-		oo.open_flags = z->open_flags;
-		rs_put_reply(&z->s, n, 0, &oo, sizeof(oo));
-		return true;
-	}
-	if (!(io->flags & FUSE_URING_ENT_ZERO_COPY)) {
-		if (ih.opcode == FUSE_READ || ih.opcode == FUSE_WRITE)
-			__atomic_add_fetch(&z->sh->copied, 1, __ATOMIC_SEQ_CST);
-		return rs_handle(&z->s, n);
-	}
+	if (plain >= 0)
+		return plain;
 	if (ih.opcode == FUSE_READ) {
 		const struct fuse_read_in *ri = (const void *)e->hdr->op_in;
 		uint64_t off = ri->offset, i;
@@ -223,18 +225,18 @@ static bool zs_handle(struct zs *z, unsigned int n)
 }
 
 /*
- * The ring thread registers the entries itself: a command's task work
- * runs in the task that submitted it, and must not wait for a client.
+ * Register the NENTS entries, entry n on slot n + first (a pool queue's
+ * without a payload buffer); the result in reg_state too.  The ring
+ * thread registers them itself: a command's task work runs in the task
+ * that submitted it, and must not wait for a client.
  */
-static void *zs_loop(void *arg)
+static int zs_register_all(struct zs *z, unsigned int first, bool pool)
 {
-	struct zs *z = arg;
-	struct io_uring_cqe *cqe;
-	unsigned int ended = 0, n;
+	unsigned int n;
 	int err = 0;
 
 	for (n = 0; n < NENTS && !err; n++)
-		err = zc_register(&z->s, n, n, false);
+		err = zc_register_ent(&z->s, n, n + first, false, pool);
 	if (!err) {
 		z->s.nents = NENTS;
 		z->s.per_queue = NENTS;
@@ -242,6 +244,16 @@ static void *zs_loop(void *arg)
 		err = err == 1 ? 0 : (err < 0 ? err : -EPROTO);
 	}
 	z->s.reg_state = err;
+	return err;
+}
+
+static void *zs_loop(void *arg)
+{
+	struct zs *z = arg;
+	struct io_uring_cqe *cqe;
+	unsigned int ended = 0, n;
+	int err = zs_register_all(z, 0, false);
+
 	while (!err && ended < z->s.nents) {
 		if (io_uring_submit_and_wait(&z->s.ring, 1) < 0 ||
 		    io_uring_peek_cqe(&z->s.ring, &cqe))
@@ -259,19 +271,35 @@ static void *zs_loop(void *arg)
 	return NULL;
 }
 
+/* The counters in memory a parent process shares, unless z has some. */
+static int zs_share(struct zs *z)
+{
+	if (!z->sh)
+		z->sh = raw_shared_mem(sizeof(*z->sh));
+	return z->sh ? 0 : -ENOMEM;
+}
+
+/* Run loop in the ring thread; 0 once it has registered the entries. */
+static int zs_run(struct zs *z, void *(*loop)(void *))
+{
+	unsigned int n;
+
+	z->s.reg_state = 1;
+	if (pthread_create(&z->thr, NULL, loop, z))
+		return -EAGAIN;
+	z->s.ring_running = true;
+	for (n = 0; n < 500 && z->s.reg_state == 1; n++)
+		usleep(10000);
+	return z->s.reg_state;
+}
+
 /* A window queue with NENTS entries, the window mapped, the loop running. */
 static int zs_start(struct zs *z)
 {
-	unsigned int n;
-	int err;
+	int err = zs_share(z);
 
-	if (!z->sh) {
-		z->sh = mmap(NULL, sizeof(*z->sh), PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (z->sh == MAP_FAILED)
-			return -ENOMEM;
-	}
-	err = zs_mount(&z->s);
+	if (!err)
+		err = zs_mount(&z->s);
 	if (!err)
 		err = zc_cmd(&z->s, FUSE_IO_URING_CMD_ADD_QUEUE,
 			     FUSE_URING_ZERO_COPY | FUSEURING_ZERO_COPY_WINDOW);
@@ -281,13 +309,7 @@ static int zs_start(struct zs *z)
 	z->win = zc_map_window(&z->s, z->win_len, MAP_SHARED);
 	if (!z->win)
 		return -errno;
-	z->s.reg_state = 1;
-	if (pthread_create(&z->thr, NULL, zs_loop, z))
-		return -EAGAIN;
-	z->s.ring_running = true;
-	for (n = 0; n < 500 && z->s.reg_state == 1; n++)
-		usleep(10000);
-	return z->s.reg_state;
+	return zs_run(z, zs_loop);
 }
 
 static void zs_stop(struct zs *z)
@@ -301,16 +323,6 @@ static void zs_stop(struct zs *z)
 	if (z->win)
 		munmap(z->win, z->win_len);
 	close(z->s.fd);
-}
-
-/* Close the ring first (see ring_bufpool.c): DESTROY goes classic. */
-static void zs_stop_closed(struct rs *s)
-{
-	io_uring_queue_exit(&s->ring);
-	umount2(MNT, MNT_DETACH);
-	if (s->classic_running)
-		pthread_join(s->classic, NULL);
-	close(s->fd);
 }
 
 #define NEED_FUSEURING() do {						\
@@ -356,7 +368,7 @@ TEST(priv_zerocopy_needs_cap_sys_admin)
 	EXPECT_EQ(NULL, zc_map_window(&s, WIN, MAP_SHARED));
 	EXPECT_EQ(EPERM, errno);
 	ASSERT_EQ(0, set_cap_sys_admin(true));
-	zs_stop_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 TEST(window_errors)
@@ -371,7 +383,7 @@ TEST(window_errors)
 		/* The queue is then upstream's: the window needs another. */
 		EXPECT_EQ(0, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
 				    FUSE_URING_ZERO_COPY));
-		zs_stop_closed(&s);
+		rs_teardown_closed(&s);
 		ASSERT_EQ(0, zs_mount(&s));
 	} else {
 		EXPECT_EQ(-EOPNOTSUPP, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
@@ -418,7 +430,7 @@ TEST(window_errors)
 	EXPECT_EQ(-EINVAL, zc_register(&s, 0, FUSEURING_ZC_MAX_ENTS, true));
 	if (w)
 		munmap(w, WIN);
-	zs_stop_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 FIXTURE(zc) {
@@ -466,8 +478,12 @@ static long check_pattern(const char *buf, uint64_t off, size_t len)
 	return bad;
 }
 
-/* Reads at unaligned offsets, partial pages, past EOF; mmap; O_DIRECT. */
-TEST_F_TIMEOUT(zc, read_data, 120)
+/*
+ * Reads at unaligned offsets, partial pages, past EOF; mmap; O_DIRECT:
+ * every byte the pattern's, some READs zero-copied (either kind).
+ */
+static void read_shapes(struct __test_metadata *_metadata, struct zs *z,
+			uint32_t open_flags)
 {
 	static const struct { uint64_t off; size_t len; } cases[] = {
 		{ 0, 4096 }, { 1, 1 }, { 4095, 2 }, { 100, 8000 },
@@ -481,9 +497,7 @@ TEST_F_TIMEOUT(zc, read_data, 120)
 	char *map;
 	int fd;
 
-	NEED_FUSEURING();
 	ASSERT_NE(NULL, buf);
-	ASSERT_EQ(0, zs_start(&self->z));
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		drop_caches();
 		fd = open(MNT "/file", O_RDONLY);
@@ -505,7 +519,7 @@ TEST_F_TIMEOUT(zc, read_data, 120)
 		munmap(map, RS_FILE_SIZE);
 	} else {
 		/* A shared mapping of a direct-I/O file is refused. */
-		EXPECT_TRUE(variant->open_flags & FOPEN_DIRECT_IO);
+		EXPECT_TRUE(open_flags & FOPEN_DIRECT_IO);
 	}
 	close(fd);
 	fd = open(MNT "/file", O_RDONLY | O_DIRECT);
@@ -513,15 +527,17 @@ TEST_F_TIMEOUT(zc, read_data, 120)
 	EXPECT_EQ(65536, pread(fd, buf, 65536, 8192));
 	EXPECT_EQ(0, check_pattern(buf, 8192, 65536));
 	close(fd);
-	EXPECT_GT(self->z.sh->zc_reads, 0);
-	TH_LOG("%d zero-copy READs, %d copied READ/WRITEs",
-	       self->z.sh->zc_reads, self->z.sh->copied);
-	zs_stop(&self->z);
+	EXPECT_GT(z->sh->zc_reads, 0);
+	TH_LOG("%d zero-copy READs, %d copied READ/WRITEs", z->sh->zc_reads,
+	       z->sh->copied);
 	free(buf);
 }
 
-/* Writes of every shape, checked by the server against the pattern. */
-TEST_F_TIMEOUT(zc, write_data, 120)
+/*
+ * Writes of every shape, checked by the server against the pattern:
+ * none lost or added, some zero-copied (either kind).
+ */
+static void write_shapes(struct __test_metadata *_metadata, struct zs *z)
 {
 	static const struct { uint64_t off; size_t len; } cases[] = {
 		{ 0, 4096 }, { 1, 1 }, { 4095, 2 }, { 100, 8000 },
@@ -533,10 +549,7 @@ TEST_F_TIMEOUT(zc, write_data, 120)
 	uint64_t j;
 	int fd;
 
-	NEED_FUSEURING();
 	ASSERT_NE(NULL, buf);
-	self->z.probe_write = true;
-	ASSERT_EQ(0, zs_start(&self->z));
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fd = open(MNT "/file", O_WRONLY);
 		ASSERT_GE(fd, 0);
@@ -555,17 +568,33 @@ TEST_F_TIMEOUT(zc, write_data, 120)
 	EXPECT_EQ(65536, pwrite(fd, buf, 65536, 8192));
 	close(fd);
 	expect += 65536;
-	EXPECT_EQ(0, self->z.sh->write_bad);
-	EXPECT_GT(self->z.sh->zc_writes, 0);
+	EXPECT_EQ(0, z->sh->write_bad);
+	EXPECT_GT(z->sh->zc_writes, 0);
 	/* Writes may be merged (page cache), never lost or added. */
-	EXPECT_LE(self->z.s.written, expect);
-	EXPECT_GT(self->z.s.written, 0);
+	EXPECT_LE(z->s.written, expect);
+	EXPECT_GT(z->s.written, 0);
+	TH_LOG("%d zero-copy WRITEs, %d copied, %ld bytes", z->sh->zc_writes,
+	       z->sh->copied, z->s.written);
+	free(buf);
+}
+
+TEST_F_TIMEOUT(zc, read_data, 120)
+{
+	NEED_FUSEURING();
+	ASSERT_EQ(0, zs_start(&self->z));
+	read_shapes(_metadata, &self->z, variant->open_flags);
+	zs_stop(&self->z);
+}
+
+TEST_F_TIMEOUT(zc, write_data, 120)
+{
+	NEED_FUSEURING();
+	self->z.probe_write = true;
+	ASSERT_EQ(0, zs_start(&self->z));
+	write_shapes(_metadata, &self->z);
 	/* A WRITE's pages are read-only in the window. */
 	EXPECT_EQ(self->z.sh->zc_writes, self->z.sh->sigbus_on_write);
-	TH_LOG("%d zero-copy WRITEs, %d copied, %ld bytes", self->z.sh->zc_writes,
-	       self->z.sh->copied, self->z.s.written);
 	zs_stop(&self->z);
-	free(buf);
 }
 
 /* Once a request ends, its pages are out of the window. */
@@ -719,24 +748,13 @@ static bool zb_handle(struct zs *z, unsigned int n)
 	struct fuse_uring_ent_in_out *io = &e->hdr->ring_ent_in_out;
 	struct io_uring_sqe *sqe;
 	struct fuse_in_header ih;
-	struct fuse_open_out oo;
+	int plain;
 
-	memcpy(&ih, e->hdr->in_out, sizeof(ih));
-	e->unique = ih.unique;
 	/* The request's pool slot (0 without one: nothing to copy). */
 	e->payload = z->pool + io->offset;
-	if (ih.opcode == FUSE_OPEN) {
-		memset(&oo, 0, sizeof(oo));
-		oo.fh = 7;
-		oo.open_flags = z->open_flags;
-		rs_put_reply(&z->s, n, 0, &oo, sizeof(oo));
-		return true;
-	}
-	if (!(io->flags & FUSE_URING_ENT_ZERO_COPY)) {
-		if (ih.opcode == FUSE_READ || ih.opcode == FUSE_WRITE)
-			__atomic_add_fetch(&z->sh->copied, 1, __ATOMIC_SEQ_CST);
-		return rs_handle(&z->s, n);
-	}
+	plain = zs_handle_plain(z, n, &ih);
+	if (plain >= 0)
+		return plain;
 	z->busy[n] = true;
 	if (ih.opcode == FUSE_READ) {
 		const struct fuse_read_in *ri = (const void *)e->hdr->op_in;
@@ -847,17 +865,8 @@ static void *zb_loop(void *arg)
 	struct zs *z = arg;
 	struct io_uring_cqe *cqe;
 	unsigned int ended = 0, n;
-	int err = 0;
+	int err = zs_register_all(z, 1, true);
 
-	for (n = 0; n < NENTS && !err; n++)
-		err = zc_register_ent(&z->s, n, n + 1, false, true);
-	if (!err) {
-		z->s.nents = NENTS;
-		z->s.per_queue = NENTS;
-		err = rs_submit_wait(&z->s, 200, NULL);
-		err = err == 1 ? 0 : (err < 0 ? err : -EPROTO);
-	}
-	z->s.reg_state = err;
 	while (!err && ended + z->sh->held < z->s.nents) {
 		if (io_uring_submit_and_wait(&z->s.ring, 1) < 0)
 			break;
@@ -910,23 +919,18 @@ static int zb_backing(void)
 }
 
 /*
- * A zero-copy queue of upstream's kind: ADD_QUEUE, the sparse buffer
- * table (slots 1..NENTS), a server-memory pool of NENTS slots, the loop.
+ * A zero-copy queue of upstream's kind: ADD_QUEUE, a sparse buffer table
+ * of table_len slots (entry n takes slot n + 1), a server-memory pool of
+ * NENTS slots, the loop.
  */
-static int zb_start(struct zs *z)
+static int zb_start_table(struct zs *z, unsigned int table_len)
 {
-	unsigned int n;
 	int err;
 
 	z->bvec = true;
-	/* When the loop ends, no request holds a slot: all must be empty. */
-	z->probe_after = true;
-	if (!z->sh) {
-		z->sh = mmap(NULL, sizeof(*z->sh), PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (z->sh == MAP_FAILED)
-			return -ENOMEM;
-	}
+	err = zs_share(z);
+	if (err)
+		return err;
 	z->backing = zb_backing();
 	z->sink = memfd_create("zb-sink", 0);
 	if (z->backing < 0 || z->sink < 0)
@@ -936,7 +940,7 @@ static int zb_start(struct zs *z)
 		err = zc_cmd(&z->s, FUSE_IO_URING_CMD_ADD_QUEUE,
 			     FUSE_URING_ZERO_COPY);
 	if (!err)
-		err = io_uring_register_buffers_sparse(&z->s.ring, NENTS + 1);
+		err = io_uring_register_buffers_sparse(&z->s.ring, table_len);
 	if (err)
 		return err;
 	z->pool = mmap(NULL, NENTS * ZB_SLOT, PROT_READ | PROT_WRITE,
@@ -944,15 +948,15 @@ static int zb_start(struct zs *z)
 	if (z->pool == MAP_FAILED)
 		return -ENOMEM;
 	err = zb_cmd_pool(z, NENTS * ZB_SLOT);
-	if (err)
-		return err;
-	z->s.reg_state = 1;
-	if (pthread_create(&z->thr, NULL, zb_loop, z))
-		return -EAGAIN;
-	z->s.ring_running = true;
-	for (n = 0; n < 500 && z->s.reg_state == 1; n++)
-		usleep(10000);
-	return z->s.reg_state;
+	return err ? err : zs_run(z, zb_loop);
+}
+
+/* Slots 1..NENTS for the entries, probed empty once the loop ends. */
+static int zb_start(struct zs *z)
+{
+	/* When the loop ends, no request holds a slot: all must be empty. */
+	z->probe_after = true;
+	return zb_start_table(z, NENTS + 1);
 }
 
 static void zb_stop(struct zs *z)
@@ -978,7 +982,7 @@ TEST(bvec_needs_cap_sys_admin)
 			    FUSE_URING_ZERO_COPY));
 	EXPECT_EQ(-EEXIST, zc_cmd(&s, FUSE_IO_URING_CMD_ADD_QUEUE,
 				  FUSE_URING_ZERO_COPY));
-	zs_stop_closed(&s);
+	rs_teardown_closed(&s);
 }
 
 /* Upstream's REGISTER rules on zero-copy queues and on others. */
@@ -993,12 +997,12 @@ TEST(bvec_register_errors)
 			    FUSE_URING_ZERO_COPY));
 	/* A zero-copy queue takes only a pool: no per-entry buffer. */
 	EXPECT_EQ(-EINVAL, zc_register_ent(&z.s, 0, 1, true, false));
-	zs_stop_closed(&z.s);
+	rs_teardown_closed(&z.s);
 	/* A queue without zero-copy takes only slot 0. */
 	ASSERT_EQ(0, zs_mount(&z.s));
 	ASSERT_EQ(0, zc_cmd(&z.s, FUSE_IO_URING_CMD_ADD_QUEUE, 0));
 	EXPECT_EQ(-EINVAL, zc_register_ent(&z.s, 0, 5, true, false));
-	zs_stop_closed(&z.s);
+	rs_teardown_closed(&z.s);
 }
 
 /* A slot outside the server's buffer table: the request ends, EINVAL. */
@@ -1009,26 +1013,7 @@ TEST_F_TIMEOUT(zc, bvec_slot_outside_table, 60)
 
 	NEED_BVEC();
 	/* Entries take slots 1..NENTS; a table of 2 lacks most of them. */
-	memset(&self->z, 0, sizeof(self->z));
-	self->z.open_flags = variant->open_flags;
-	self->z.sh = mmap(NULL, sizeof(*self->z.sh), PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->z.sh);
-	self->z.backing = zb_backing();
-	self->z.sink = memfd_create("zb-sink", 0);
-	ASSERT_EQ(0, zs_mount(&self->z.s));
-	ASSERT_EQ(0, zc_cmd(&self->z.s, FUSE_IO_URING_CMD_ADD_QUEUE,
-			    FUSE_URING_ZERO_COPY));
-	ASSERT_EQ(0, io_uring_register_buffers_sparse(&self->z.s.ring, 2));
-	self->z.pool = mmap(NULL, NENTS * ZB_SLOT, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_EQ(0, zb_cmd_pool(&self->z, NENTS * ZB_SLOT));
-	self->z.s.reg_state = 1;
-	ASSERT_EQ(0, pthread_create(&self->z.thr, NULL, zb_loop, &self->z));
-	self->z.s.ring_running = true;
-	while (self->z.s.reg_state == 1)
-		usleep(10000);
-	ASSERT_EQ(0, self->z.s.reg_state);
+	ASSERT_EQ(0, zb_start_table(&self->z, 2));
 	drop_caches();
 	fd = open(MNT "/file", O_RDONLY);
 	ASSERT_GE(fd, 0);
@@ -1052,105 +1037,26 @@ TEST_F_TIMEOUT(zc, bvec_slot_outside_table, 60)
 /* READs of every shape through READ_FIXED; every slot empty after. */
 TEST_F_TIMEOUT(zc, bvec_read_data, 120)
 {
-	static const struct { uint64_t off; size_t len; } cases[] = {
-		{ 0, 4096 }, { 1, 1 }, { 4095, 2 }, { 100, 8000 },
-		{ 12345, 65536 + 17 }, { RS_FILE_SIZE - 10, 100 },
-		{ RS_FILE_SIZE - 4096 - 3, 4096 * 3 }, { RS_FILE_SIZE, 10 },
-		{ 0, RS_FILE_SIZE },
-	};
-	char *buf = aligned_alloc(4096, RS_FILE_SIZE + 8192);
-	unsigned int i;
-	ssize_t want;
-	char *map;
-	int fd;
-
 	NEED_BVEC();
-	ASSERT_NE(NULL, buf);
 	ASSERT_EQ(0, zb_start(&self->z));
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		drop_caches();
-		fd = open(MNT "/file", O_RDONLY);
-		ASSERT_GE(fd, 0);
-		want = cases[i].off >= RS_FILE_SIZE ? 0 :
-		       (ssize_t)(cases[i].off + cases[i].len > RS_FILE_SIZE ?
-				 RS_FILE_SIZE - cases[i].off : cases[i].len);
-		EXPECT_EQ(want, pread(fd, buf + 1, cases[i].len,
-				      cases[i].off));
-		EXPECT_EQ(0, check_pattern(buf + 1, cases[i].off, want));
-		close(fd);
-	}
-	drop_caches();
-	fd = open(MNT "/file", O_RDONLY);
-	ASSERT_GE(fd, 0);
-	map = mmap(NULL, RS_FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	if (map != MAP_FAILED) {
-		EXPECT_EQ(0, check_pattern(map, 0, RS_FILE_SIZE));
-		munmap(map, RS_FILE_SIZE);
-	} else {
-		EXPECT_TRUE(variant->open_flags & FOPEN_DIRECT_IO);
-	}
-	close(fd);
-	fd = open(MNT "/file", O_RDONLY | O_DIRECT);
-	ASSERT_GE(fd, 0);
-	EXPECT_EQ(65536, pread(fd, buf, 65536, 8192));
-	EXPECT_EQ(0, check_pattern(buf, 8192, 65536));
-	close(fd);
-	EXPECT_GT(self->z.sh->zc_reads, 0);
-	TH_LOG("%d zero-copy READs, %d copied", self->z.sh->zc_reads,
-	       self->z.sh->copied);
+	read_shapes(_metadata, &self->z, variant->open_flags);
 	zb_stop(&self->z);
 	/* Once the loop ended, every slot was probed: all empty. */
 	EXPECT_EQ(NENTS, self->z.sh->probes);
 	EXPECT_EQ(0, self->z.sh->stale_slots);
-	free(buf);
 }
 
 /* WRITEs of every shape through WRITE_FIXED; their pages not writable. */
 TEST_F_TIMEOUT(zc, bvec_write_data, 120)
 {
-	static const struct { uint64_t off; size_t len; } cases[] = {
-		{ 0, 4096 }, { 1, 1 }, { 4095, 2 }, { 100, 8000 },
-		{ 12345, 65536 + 17 }, { 65536, 131072 },
-	};
-	char *buf = aligned_alloc(4096, RS_FILE_SIZE + 8192);
-	long expect = 0;
-	unsigned int i;
-	uint64_t j;
-	int fd;
-
 	NEED_BVEC();
-	ASSERT_NE(NULL, buf);
 	ASSERT_EQ(0, zb_start(&self->z));
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		fd = open(MNT "/file", O_WRONLY);
-		ASSERT_GE(fd, 0);
-		for (j = 0; j < cases[i].len; j++)
-			buf[1 + j] = rs_pattern(cases[i].off + j);
-		EXPECT_EQ((ssize_t)cases[i].len,
-			  pwrite(fd, buf + 1, cases[i].len, cases[i].off));
-		EXPECT_EQ(0, fsync(fd));
-		close(fd);
-		expect += cases[i].len;
-	}
-	fd = open(MNT "/file", O_WRONLY | O_DIRECT);
-	ASSERT_GE(fd, 0);
-	for (j = 0; j < 65536; j++)
-		buf[j] = rs_pattern(8192 + j);
-	EXPECT_EQ(65536, pwrite(fd, buf, 65536, 8192));
-	close(fd);
-	expect += 65536;
-	EXPECT_EQ(0, self->z.sh->write_bad);
-	EXPECT_GT(self->z.sh->zc_writes, 0);
-	EXPECT_LE(self->z.s.written, expect);
-	EXPECT_GT(self->z.s.written, 0);
+	write_shapes(_metadata, &self->z);
 	/* A WRITE's pages are a source only: READ_FIXED into them fails. */
 	EXPECT_EQ(self->z.sh->zc_writes, self->z.sh->write_pages_ro);
-	TH_LOG("%d zero-copy WRITEs, %d copied, %ld bytes",
-	       self->z.sh->zc_writes, self->z.sh->copied, self->z.s.written);
 	zb_stop(&self->z);
 	EXPECT_EQ(NENTS, self->z.sh->probes);
 	EXPECT_EQ(0, self->z.sh->stale_slots);
-	free(buf);
 }
 
 /*
@@ -1197,21 +1103,14 @@ FIXTURE_TEARDOWN(kill)
 /* One kill with pages held; then nothing may hold the module. */
 static void kill_once(struct __test_metadata *_metadata, bool bvec)
 {
-	struct zs_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	int i;
+	struct zs_shared *sh = raw_shared_mem(sizeof(*sh));
 
-	ASSERT_NE(MAP_FAILED, sh);
+	ASSERT_NE(NULL, sh);
 	EXPECT_EQ(0, kill_cycle(sh, bvec));
 	EXPECT_GT(sh->held, 0);
 	/* Nothing of the connection or its window holds the module. */
-	for (i = 0; i < 50; i++) {
-		if (!syscall(__NR_delete_module, "fuseuring", O_NONBLOCK))
-			break;
-		usleep(100000);
-	}
-	EXPECT_LT(i, 50);
-	ASSERT_EQ(0, rs_load_module());
+	EXPECT_EQ(0, module_unload(5));
+	ASSERT_EQ(0, raw_load_module());
 }
 
 TEST_F_TIMEOUT(kill, kill_zerocopy_with_pages_mapped, 60)
@@ -1242,22 +1141,6 @@ static long slab_objs(const char *name)
 	return objs;
 }
 
-/* A /proc/meminfo field in kB, or -1. */
-static long meminfo(const char *name)
-{
-	char line[256];
-	size_t len = strlen(name);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ':')
-			v = atol(line + len + 1);
-	if (f)
-		fclose(f);
-	return v;
-}
-
 static void settle(void)
 {
 	drop_caches();
@@ -1274,20 +1157,19 @@ static void settle(void)
  */
 static void kill_cycles(struct __test_metadata *_metadata, bool bvec)
 {
-	struct zs_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct zs_shared *sh = raw_shared_mem(sizeof(*sh));
 	int cycles = getenv("ZC_KILL_CYCLES") ?
 		     atoi(getenv("ZC_KILL_CYCLES")) : 200;
 	long mm0, mm1, free0, free1, slab0, slab1;
 	int i, err = 0, held = 0;
 
-	ASSERT_NE(MAP_FAILED, sh);
+	ASSERT_NE(NULL, sh);
 	/* One cycle first: caches of the objects involved are warm. */
 	ASSERT_EQ(0, kill_cycle(sh, bvec));
 	settle();
 	mm0 = slab_objs("mm_struct");
-	free0 = meminfo("MemFree");
-	slab0 = meminfo("SUnreclaim");
+	free0 = meminfo_kib("MemFree:");
+	slab0 = meminfo_kib("SUnreclaim:");
 	for (i = 0; i < cycles && !err; i++) {
 		err = kill_cycle(sh, bvec);
 		held += sh->held > 0;
@@ -1296,8 +1178,8 @@ static void kill_cycles(struct __test_metadata *_metadata, bool bvec)
 	EXPECT_EQ(cycles, held);
 	settle();
 	mm1 = slab_objs("mm_struct");
-	free1 = meminfo("MemFree");
-	slab1 = meminfo("SUnreclaim");
+	free1 = meminfo_kib("MemFree:");
+	slab1 = meminfo_kib("SUnreclaim:");
 	TH_LOG("%d cycles: mm_struct %ld -> %ld, MemFree %ld -> %ld kB, SUnreclaim %ld -> %ld kB",
 	       i, mm0, mm1, free0, free1, slab0, slab1);
 	/* A few in flight (exiting tasks, per-cpu caches), not one per cycle. */
