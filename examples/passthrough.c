@@ -489,7 +489,10 @@ static int do_xattr(struct fur_req *req, struct node *n, uint32_t op)
  * --trace: one line per request before it is handled, to find which
  * request did what to a file: the node's and the handle's inode number
  * tell a node or a handle that points at another file, and a WRITE's
- * leading zero bytes tell data that arrived as zeros.
+ * leading zero bytes tell data that arrived as zeros; a READ's leading
+ * zero bytes (of the first 64 KiB the file holds there, read here once
+ * more, and how many it had: got) tell zeros the file had from zeros
+ * the transport made.
  */
 static void trace_request(struct fur_req *req)
 {
@@ -498,6 +501,7 @@ static void trace_request(struct fur_req *req)
 	const uint64_t *fh_first = req->arg;	/* RELEASE, FLUSH, FSYNC */
 	struct stat nst = {}, fst = {};
 	unsigned long long off = 0, size = 0, zeros = 0;
+	long long got = -1;
 	long long fh = -1;
 	struct timespec now;
 
@@ -530,6 +534,14 @@ static void trace_request(struct fur_req *req)
 		while (d && zeros < len && !d[zeros])
 			zeros++;
 	}
+	if (h->opcode == FUSE_READ && fh >= 0) {
+		static __thread unsigned char peek[65536];
+		got = pread(fh, peek, size < sizeof(peek) ? size : sizeof(peek),
+			    off);
+		while (got > 0 && zeros < (unsigned long long)got &&
+		       !peek[zeros])
+			zeros++;
+	}
 	/* RELEASE may come after the node's FORGET: its node is not used. */
 	if (h->opcode != FUSE_RELEASE && h->opcode != FUSE_RELEASEDIR)
 		fstatat(node_of(h->nodeid)->fd, "", &nst,
@@ -539,11 +551,11 @@ static void trace_request(struct fur_req *req)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&pt.trace_lock);
 	fprintf(pt.trace, "%lld.%06ld %s unique %" PRIu64 " pid %u node %" PRIx64
-		" ino %lu fh %lld fh_ino %lu off %llu size %llu zeros %llu\n",
+		" ino %lu fh %lld fh_ino %lu off %llu size %llu zeros %llu got %lld\n",
 		(long long)now.tv_sec, now.tv_nsec / 1000,
 		fur_opname(h->opcode) ? fur_opname(h->opcode) : "?",
 		h->unique, h->pid, h->nodeid, (unsigned long)nst.st_ino, fh,
-		(unsigned long)fst.st_ino, off, size, zeros);
+		(unsigned long)fst.st_ino, off, size, zeros, got);
 	pthread_mutex_unlock(&pt.trace_lock);
 }
 

@@ -110,11 +110,19 @@ static int fur_read_folio(struct file *file, struct folio *folio)
 	return err;
 }
 
-/* One readahead request: its folios are locked until it ends. */
+/*
+ * One readahead request: its folios are locked until it ends, which keeps
+ * the inode.  It holds its own reference on the open file until then, so
+ * that the file's RELEASE goes out only after the READ ended: requests on
+ * different ring queues reach the server in no particular order, and a
+ * READ the server gets after the RELEASE would read a closed handle, or
+ * one the server has handed out again for another file.
+ */
 struct fur_ra {
 	struct fur_args_pages ap;
 	struct fuse_read_in inarg;
 	struct inode *inode;
+	struct fur_file *ff;
 	u64 attr_ver;
 };
 
@@ -131,6 +139,9 @@ static void fur_ra_finish(struct fur_ra *ra, ssize_t res)
 			folio_mark_uptodate(folio);
 		folio_unlock(folio);
 	}
+	/* The last reference sends RELEASE, once the READ is over. */
+	if (ra->ff)
+		fur_file_put(ra->ff);
 	kfree(ra->ap.pages);
 	kfree(ra->ap.descs);
 	kfree(ra);
@@ -196,6 +207,7 @@ static void fur_readahead(struct readahead_control *rac)
 		if (!ra)
 			break;
 		ra->inode = inode;
+		ra->ff = fur_file_get(ff);
 		while (ra->ap.num_pages < nr && (folio = readahead_folio(rac))) {
 			ra->ap.pages[ra->ap.num_pages] = &folio->page;
 			ra->ap.descs[ra->ap.num_pages].length =
@@ -212,9 +224,6 @@ static void fur_readahead(struct readahead_control *rac)
 			      folio_pos(page_folio(ra->ap.pages[0])), bytes);
 		ra->ap.args.page_zeroing = true;
 		if (fc->async_read && rac->file) {
-			/* The open file outlives the request: RELEASE is
-			 * queued behind it.
-			 */
 			ra->ap.args.end = fur_ra_end;
 			err = fur_simple_background(fm, &ra->ap.args, gfp);
 			if (err)

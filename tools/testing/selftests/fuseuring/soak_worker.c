@@ -105,6 +105,7 @@ static void bad(const char *dir, int i, const char *what, long long at)
 static void check(const char *dir, int i, char *buf, char *want)
 {
 	struct known *k = &led[i];
+	struct stat st = {};
 	uint64_t off = 0;
 	char path[512];
 	ssize_t n;
@@ -121,6 +122,8 @@ static void check(const char *dir, int i, char *buf, char *want)
 			failed("open to read");
 		return;
 	}
+	/* Now, while the server surely lives: a mismatch names the inode. */
+	fstat(fd, &st);
 	for (;;) {
 		uint64_t j, pat;
 
@@ -135,12 +138,10 @@ static void check(const char *dir, int i, char *buf, char *want)
 		for (j = 0; j < (uint64_t)n && buf[j] == want[j]; j++)
 			;
 		if (j < (uint64_t)n) {
-			struct stat st = {};
 			uint64_t e;
 
 			for (e = j; e < (uint64_t)n && buf[e] != want[e]; e++)
 				;
-			fstat(fd, &st);
 			printf("# %llu wrong bytes from %llu, read %02x want %02x (inode %llu)\n",
 			       (unsigned long long)(e - j),
 			       (unsigned long long)(off + j),
