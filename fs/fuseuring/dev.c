@@ -78,13 +78,45 @@ static bool fur_dev_wake_cond(struct fur_iqueue *fiq)
 	return !READ_ONCE(fiq->connected) || fur_request_ready(fiq);
 }
 
-static ssize_t fur_read_interrupt(struct fur_iqueue *fiq, struct iov_iter *to,
-				  struct fur_req *req)
+/*
+ * Where a read of the device puts one message.  read(2) copies it into
+ * the reader's buffer as it goes.  splice(2) copies it into pages laid
+ * out once the message's size is known (dev_splice.c), so that a
+ * request's page data starts on a pipe buffer of its own.
+ */
+struct fur_dev_out {
+	struct iov_iter *to;
+	size_t space;			/* the largest message it takes */
+	struct fur_dev_splice *sp;	/* splice(2) only */
+};
+
+/*
+ * A message of size bytes, the last data of them page data, is about to
+ * be copied to out->to.  -ENOSPC if the reader could not take it.
+ */
+static int fur_dev_out_begin(struct fur_dev_out *out, size_t size,
+			     size_t data)
+{
+	int err;
+
+	if (size > out->space)
+		return -ENOSPC;
+	if (!out->sp)
+		return 0;
+	err = fur_dev_splice_layout(out->sp, size, data);
+	if (!err)
+		out->to = &out->sp->iter;
+	return err;
+}
+
+static ssize_t fur_read_interrupt(struct fur_iqueue *fiq,
+				  struct fur_dev_out *out, struct fur_req *req)
 	__releases(fiq->lock)
 {
 	struct fuse_in_header ih = {};
 	struct fuse_interrupt_in arg = {};
 	size_t size = sizeof(ih) + sizeof(arg);
+	int err;
 
 	list_del_init(&req->intr_entry);
 	ih.len = size;
@@ -93,10 +125,11 @@ static ssize_t fur_read_interrupt(struct fur_iqueue *fiq, struct iov_iter *to,
 	arg.unique = req->in.h.unique;
 	spin_unlock(&fiq->lock);
 
-	if (iov_iter_count(to) < size)
-		return -EINVAL;
-	if (copy_to_iter(&ih, sizeof(ih), to) != sizeof(ih) ||
-	    copy_to_iter(&arg, sizeof(arg), to) != sizeof(arg))
+	err = fur_dev_out_begin(out, size, 0);
+	if (err)
+		return err == -ENOSPC ? -EINVAL : err;
+	if (copy_to_iter(&ih, sizeof(ih), out->to) != sizeof(ih) ||
+	    copy_to_iter(&arg, sizeof(arg), out->to) != sizeof(arg))
 		return -EFAULT;
 	return size;
 }
@@ -120,10 +153,11 @@ static struct fur_forget_link *fur_dequeue_forgets(struct fur_iqueue *fiq,
 	return head;
 }
 
-static ssize_t fur_read_forgets(struct fur_iqueue *fiq, struct iov_iter *to)
+static ssize_t fur_read_forgets(struct fur_iqueue *fiq,
+				struct fur_dev_out *out)
 	__releases(fiq->lock)
 {
-	size_t nbytes = iov_iter_count(to);
+	size_t nbytes = out->space;
 	struct fuse_in_header ih = {};
 	struct fuse_batch_forget_in arg = {};
 	struct fur_forget_link *head, *next;
@@ -150,16 +184,20 @@ static ssize_t fur_read_forgets(struct fur_iqueue *fiq, struct iov_iter *to)
 		ih.opcode = FUSE_FORGET;
 		ih.nodeid = head->forget_one.nodeid;
 		ih.len = sizeof(ih) + sizeof(one);
-		if (copy_to_iter(&ih, sizeof(ih), to) != sizeof(ih) ||
-		    copy_to_iter(&one, sizeof(one), to) != sizeof(one))
+		err = fur_dev_out_begin(out, ih.len, 0);
+		if (!err &&
+		    (copy_to_iter(&ih, sizeof(ih), out->to) != sizeof(ih) ||
+		     copy_to_iter(&one, sizeof(one), out->to) != sizeof(one)))
 			err = -EFAULT;
 	} else {
 		ih.opcode = FUSE_BATCH_FORGET;
 		ih.len = sizeof(ih) + sizeof(arg) +
 			 count * sizeof(head->forget_one);
 		arg.count = count;
-		if (copy_to_iter(&ih, sizeof(ih), to) != sizeof(ih) ||
-		    copy_to_iter(&arg, sizeof(arg), to) != sizeof(arg))
+		err = fur_dev_out_begin(out, ih.len, 0);
+		if (!err &&
+		    (copy_to_iter(&ih, sizeof(ih), out->to) != sizeof(ih) ||
+		     copy_to_iter(&arg, sizeof(arg), out->to) != sizeof(arg)))
 			err = -EFAULT;
 	}
 	ret = ih.len;
@@ -167,7 +205,7 @@ static ssize_t fur_read_forgets(struct fur_iqueue *fiq, struct iov_iter *to)
 		next = head->next;
 		if (!err && count > 1 &&
 		    copy_to_iter(&head->forget_one, sizeof(head->forget_one),
-				 to) != sizeof(head->forget_one))
+				 out->to) != sizeof(head->forget_one))
 			err = -EFAULT;
 		kfree(head);
 	}
@@ -175,12 +213,12 @@ static ssize_t fur_read_forgets(struct fur_iqueue *fiq, struct iov_iter *to)
 }
 
 static ssize_t fur_dev_do_read(struct fur_dev *fud, struct file *file,
-			       struct iov_iter *to)
+			       struct fur_dev_out *out)
 {
 	struct fur_conn *fc = fud->fc;
 	struct fur_iqueue *fiq = &fc->iq;
 	struct fur_pqueue *fpq = fud->pq;
-	size_t nbytes = iov_iter_count(to);
+	size_t nbytes = out->space;
 	struct fur_args *args;
 	struct fur_req *req;
 	unsigned int reqsize;
@@ -215,12 +253,12 @@ restart:
 	if (!list_empty(&fiq->interrupts)) {
 		req = list_first_entry(&fiq->interrupts, struct fur_req,
 				       intr_entry);
-		return fur_read_interrupt(fiq, to, req);
+		return fur_read_interrupt(fiq, out, req);
 	}
 	if (fur_forget_pending(fiq)) {
 		if (list_empty(&fiq->pending) ||
 		    fiq->forget_batch-- > 0)
-			return fur_read_forgets(fiq, to);
+			return fur_read_forgets(fiq, out);
 		if (fiq->forget_batch <= -8)
 			fiq->forget_batch = FUR_MAX_FORGET_BATCH;
 	}
@@ -232,12 +270,19 @@ restart:
 
 	args = req->args;
 	reqsize = req->in.h.len;
-	if (nbytes < reqsize) {
+	err = fur_dev_out_begin(out, reqsize, fur_in_args_page_bytes(args));
+	if (err == -ENOSPC) {
+		/* The reader can never take it: fail it, serve the next. */
 		req->out.h.error = -EIO;
 		if (args->opcode == FUSE_SETXATTR)
 			req->out.h.error = -E2BIG;
 		fur_request_end(req);
 		goto restart;
+	}
+	if (err) {
+		req->out.h.error = err;
+		fur_request_end(req);
+		return err;
 	}
 
 	spin_lock(&fpq->lock);
@@ -252,11 +297,11 @@ restart:
 	spin_unlock(&fpq->lock);
 
 	err = 0;
-	if (copy_to_iter(&req->in.h, sizeof(req->in.h), to) !=
+	if (copy_to_iter(&req->in.h, sizeof(req->in.h), out->to) !=
 	    sizeof(req->in.h))
 		err = -EFAULT;
 	if (!err)
-		err = fur_copy_in_args(to, args, 0);
+		err = fur_copy_in_args(out->to, args, 0);
 
 	spin_lock(&fpq->lock);
 	clear_bit(FR_LOCKED, &req->flags);
@@ -298,10 +343,40 @@ restart:
 static ssize_t fur_dev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct fur_dev *fud = fur_get_dev(iocb->ki_filp);
+	struct fur_dev_out out = { .to = to, .space = iov_iter_count(to) };
 
 	if (!fud)
 		return -EPERM;
-	return fur_dev_do_read(fud, iocb->ki_filp, to);
+	return fur_dev_do_read(fud, iocb->ki_filp, &out);
+}
+
+/*
+ * splice(2) from the device into a pipe (libfuse's way to take a WRITE's
+ * payload without copying it through user memory); the caller holds the
+ * pipe's lock.
+ */
+static ssize_t fur_dev_splice_read(struct file *in, loff_t *ppos,
+				   struct pipe_inode_info *pipe, size_t len,
+				   unsigned int flags)
+{
+	struct fur_dev *fud = fur_get_dev(in);
+	struct fur_dev_splice sp;
+	struct fur_dev_out out = { .sp = &sp };
+	ssize_t ret;
+
+	if (!fud)
+		return -EPERM;
+	/* A request once taken must reach the pipe: no reader, no taking. */
+	if (!pipe->readers) {
+		send_sig(SIGPIPE, current, 0);
+		return -EPIPE;
+	}
+	out.space = fur_dev_splice_init(&sp, pipe, len);
+	ret = fur_dev_do_read(fud, in, &out);
+	if (ret > 0)
+		ret = fur_dev_splice_push(&sp);
+	fur_dev_splice_release(&sp);
+	return ret;
 }
 
 /* Look a request the server holds up by its unique; fpq->lock held. */
@@ -472,12 +547,7 @@ const struct file_operations fur_dev_fops = {
 	.open		= fur_dev_open,
 	.read_iter	= fur_dev_read_iter,
 	.write_iter	= fur_dev_write_iter,
-#if FUR_HAVE_COPY_SPLICE_READ
-	.splice_read	= copy_splice_read,
-#else
-	/* libfuse splices from the device; 6.1 does it through read_iter. */
-	.splice_read	= generic_file_splice_read,
-#endif
+	.splice_read	= fur_dev_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.poll		= fur_dev_poll,
 	.release	= fur_dev_release,

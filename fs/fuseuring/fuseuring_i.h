@@ -17,6 +17,7 @@
 #include <linux/refcount.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
+#include <linux/uio.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/fuseuring.h>
@@ -388,6 +389,26 @@ int fur_dev_init(void);
 void fur_dev_exit(void);
 
 /*
+ * dev_splice.c: splice(2) from the device gives a message pipe buffers
+ * of its own pages, its page data starting on a page of its own.
+ */
+struct fur_dev_splice {
+	struct pipe_inode_info *pipe;
+	unsigned int slots;		/* the pipe's free buffers */
+	unsigned int nr;		/* pages laid out in bvec */
+	unsigned int pushed;		/* of them, given to the pipe */
+	struct bio_vec *bvec;
+	struct iov_iter iter;		/* over bvec, for the copy */
+};
+
+size_t fur_dev_splice_init(struct fur_dev_splice *sp,
+			   struct pipe_inode_info *pipe, size_t len);
+int fur_dev_splice_layout(struct fur_dev_splice *sp, size_t size,
+			  size_t data);
+ssize_t fur_dev_splice_push(struct fur_dev_splice *sp);
+void fur_dev_splice_release(struct fur_dev_splice *sp);
+
+/*
  * req.c: the request machinery.  fur_simple_request() sends and waits
  * and returns the reply's error or, for out_argvar, the size of the last
  * out argument.  fur_simple_background() queues and returns at once;
@@ -418,6 +439,8 @@ int fur_simple_notify_reply(struct fur_mount *fm, struct fur_args *args,
  */
 int fur_copy_in_args(struct iov_iter *to, struct fur_args *args,
 		     unsigned int first);
+/* The bytes of a request's page argument, which the copy puts last. */
+size_t fur_in_args_page_bytes(struct fur_args *args);
 int fur_copy_out_args(struct iov_iter *from, struct fur_args *args,
 		      unsigned int nbytes);
 /* fpq->lock held: the request with this unique the server holds. */

@@ -450,10 +450,9 @@ void fur_wait_aborted(struct fur_conn *fc)
 }
 
 /*
- * Copy the data of one page argument.  Not copy_page_to_iter(): on 6.1
- * a pipe destination (splice from the device) takes it as a page cache
- * page by reference, and a pipe reader then rejects pages without a
- * mapping (bounce pages of direct I/O).
+ * Copy the data of one page argument, one base page at a time, always
+ * by copy: the destination (a reader's buffer, the splice pages of
+ * dev_splice.c, a ring payload) never holds the page itself.
  */
 static int fur_copy_page_to_iter(struct page *page, struct fur_page_desc *d,
 				 struct iov_iter *to)
@@ -504,6 +503,20 @@ int fur_copy_in_args(struct iov_iter *to, struct fur_args *args,
 	return 0;
 }
 EXPORT_SYMBOL_GPL(fur_copy_in_args);
+
+size_t fur_in_args_page_bytes(struct fur_args *args)
+{
+	struct fur_args_pages *ap;
+	size_t bytes = 0;
+	unsigned int n;
+
+	if (!args->in_pages)
+		return 0;
+	ap = container_of(args, struct fur_args_pages, args);
+	for (n = 0; n < ap->num_pages; n++)
+		bytes += ap->descs[n].length;
+	return bytes;
+}
 
 /* The size a reply's arguments must have; argvar allows a shorter last. */
 static unsigned int fur_out_args_size(struct fur_args *args)

@@ -19,6 +19,7 @@ TESTS=(
 	fuzz_classic:900
 	priv_classic:120
 	open_flags_classic:60
+	splice_classic:60
 	ioctl_classic:120
 	ring_setup:120
 	ring_errors:180
