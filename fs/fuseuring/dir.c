@@ -623,9 +623,7 @@ static const struct inode_operations fur_dir_inode_operations = {
 	.link		= fur_link,
 	.setattr	= fur_setattr,
 	.create		= fur_create,
-#ifdef FUR_HAVE_FILE_C
 	.atomic_open	= fur_atomic_open,
-#endif
 	.mknod		= fur_mknod,
 	.permission	= fur_permission,
 	.getattr	= fur_getattr,

@@ -548,9 +548,7 @@ long fur_dir_compat_ioctl(struct file *file, unsigned int cmd,
 /*
  * file.c: regular files.  fur_init_file_inode() sets i_op (it may use
  * fur_setattr/fur_getattr/fur_permission/fur_listxattr), i_fop and the
- * address_space operations of a new S_ISREG inode.  Kbuild defines
- * FUR_HAVE_FILE_C once file.c exists; until then regular files are bad
- * inodes (-EIO).
+ * address_space operations of a new S_ISREG inode.
  */
 void fur_init_file_inode(struct inode *inode, unsigned int attr_flags);
 int fur_atomic_open(struct inode *dir, struct dentry *entry,

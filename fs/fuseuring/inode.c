@@ -174,20 +174,14 @@ static void fur_init_inode(struct inode *inode, struct fuse_attr *attr)
 {
 	inode->i_mode = attr->mode & S_IFMT;
 	inode->i_size = attr->size;
-	if (S_ISREG(inode->i_mode)) {
-#ifdef FUR_HAVE_FILE_C
+	if (S_ISREG(inode->i_mode))
 		fur_init_file_inode(inode, attr->flags);
-#else
-		fur_init_common(inode);
-		set_bit(FUR_I_BAD, &get_fur_inode(inode)->state);
-#endif
-	} else if (S_ISDIR(inode->i_mode)) {
+	else if (S_ISDIR(inode->i_mode))
 		fur_init_dir(inode);
-	} else if (S_ISLNK(inode->i_mode)) {
+	else if (S_ISLNK(inode->i_mode))
 		fur_init_symlink(inode);
-	} else {
+	else
 		fur_init_special(inode, attr->rdev);
-	}
 }
 
 static int fur_inode_eq(struct inode *inode, void *data)

@@ -224,9 +224,7 @@ static const struct super_operations fur_super_operations = {
 	.alloc_inode	= fur_alloc_inode,
 	.free_inode	= fur_free_inode,
 	.evict_inode	= fur_evict_inode,
-#ifdef FUR_HAVE_FILE_C
 	.write_inode	= fur_write_inode,
-#endif
 	.drop_inode	= fur_drop_inode,
 	.umount_begin	= fur_umount_begin,
 	.statfs		= fur_statfs,
