@@ -161,8 +161,15 @@ static void fur_ra_end(struct fur_mount *fm, struct fur_args *args,
 		       int error)
 {
 	struct fur_ra *ra = container_of(args, struct fur_ra, ap.args);
+	/*
+	 * Not "error ?: size": with an unsigned size that is unsigned, and
+	 * an aborted READ would mark its folios uptodate, full of zeros.
+	 */
+	ssize_t res = error;
 
-	fur_ra_finish(ra, error ? error : args->out_args[0].size);
+	if (!error)
+		res = args->out_args[0].size;
+	fur_ra_finish(ra, res);
 }
 
 static struct fur_ra *fur_ra_alloc(unsigned int nr, gfp_t gfp)
@@ -226,7 +233,8 @@ static void fur_readahead(struct readahead_control *rac)
 			bytes += folio_size(folio);
 		}
 		if (!ra->ap.num_pages) {
-			fur_ra_finish(ra, -EIO);
+			/* readahead_count() still counted the last folio. */
+			fur_ra_free(ra);
 			break;
 		}
 		ra->attr_ver = fur_get_attr_version(fc);
