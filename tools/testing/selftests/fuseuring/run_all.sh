@@ -16,6 +16,7 @@ export FUSEURING_KO=${FUSEURING_KO:-$PWD/fuseuring.ko}
 TESTS=(
 	module_basic:60
 	kill_classic:300
+	kill_readahead_classic:60
 	fuzz_classic:900
 	priv_classic:120
 	open_flags_classic:60
