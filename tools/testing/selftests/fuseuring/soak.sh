@@ -133,11 +133,15 @@ while [ $(( $(date +%s) - start )) -lt "$DURATION" ]; do
 	1) mode=--writeback ;;
 	2) mode=--direct-io ;;
 	esac
+	# Emptied here, not by the server's redirection, which runs in the
+	# child later: the last round's "ready" would let the checks below
+	# run on the bare folder under a mount not made yet.
 	log=$WORK/server.log
+	: >"$log"
 	trace=
 	[ -n "${SOAK_TRACE:-}" ] && trace="--trace $SOAK_TRACE/round-$rounds.trace"
 	"$TOP/examples/passthrough" --dev "$DEV" --fstype "$FSTYPE" $trace \
-		--transport $t $mode "$SRC" "$MNT" >"$log" 2>&1 &
+		--transport $t $mode "$SRC" "$MNT" >>"$log" 2>&1 &
 	pid=$!
 	up=0
 	for _ in $(seq 100); do
