@@ -32,6 +32,7 @@ TESTS=(
 	file_io.sh:300
 	libfuse_daemons.sh:300
 	lib_servers.sh:300
+	"soak.sh 60:400"
 	"semantics.sh kernel-fuse:900"
 	"semantics.sh fuseuring-classic:900"
 	"semantics.sh fuseuring-ring:900"
