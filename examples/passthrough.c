@@ -492,7 +492,8 @@ static int do_xattr(struct fur_req *req, struct node *n, uint32_t op)
  * leading zero bytes tell data that arrived as zeros; a READ's leading
  * zero bytes (of the first 64 KiB the file holds there, read here once
  * more, and how many it had: got) tell zeros the file had from zeros
- * the transport made.
+ * the transport made.  Names (LOOKUP, CREATE, UNLINK, RMDIR, RENAME, whose
+ * off is the new parent) tell which entry a request touched.
  */
 static void trace_request(struct fur_req *req)
 {
@@ -503,6 +504,7 @@ static void trace_request(struct fur_req *req)
 	unsigned long long off = 0, size = 0, zeros = 0;
 	long long got = -1;
 	long long fh = -1;
+	const char *name = "", *name2 = "";
 	struct timespec now;
 
 	switch (h->opcode) {
@@ -524,6 +526,25 @@ static void trace_request(struct fur_req *req)
 			fh = in->fh;
 		if (in->valid & FATTR_SIZE)
 			size = in->size;
+		break;
+	}
+	case FUSE_LOOKUP:
+	case FUSE_UNLINK:
+	case FUSE_RMDIR:
+		name = fur_req_str(req, 0) ?: "";
+		break;
+	case FUSE_CREATE:
+		name = fur_req_str(req, sizeof(struct fuse_create_in)) ?: "";
+		break;
+	case FUSE_RENAME:
+	case FUSE_RENAME2: {
+		size_t head = h->opcode == FUSE_RENAME ?
+			      sizeof(struct fuse_rename_in) :
+			      sizeof(struct fuse_rename2_in);
+
+		name = fur_req_str(req, head) ?: "";
+		name2 = fur_req_str(req, head + strlen(name) + 1) ?: "";
+		off = ((const struct fuse_rename_in *)req->arg)->newdir;
 		break;
 	}
 	}
@@ -551,11 +572,12 @@ static void trace_request(struct fur_req *req)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&pt.trace_lock);
 	fprintf(pt.trace, "%lld.%06ld %s unique %" PRIu64 " pid %u node %" PRIx64
-		" ino %lu fh %lld fh_ino %lu off %llu size %llu zeros %llu got %lld\n",
+		" ino %lu fh %lld fh_ino %lu off %llu size %llu zeros %llu got %lld%s%s%s%s\n",
 		(long long)now.tv_sec, now.tv_nsec / 1000,
 		fur_opname(h->opcode) ? fur_opname(h->opcode) : "?",
 		h->unique, h->pid, h->nodeid, (unsigned long)nst.st_ino, fh,
-		(unsigned long)fst.st_ino, off, size, zeros, got);
+		(unsigned long)fst.st_ino, off, size, zeros, got,
+		*name ? " name " : "", name, *name2 ? " to " : "", name2);
 	pthread_mutex_unlock(&pt.trace_lock);
 }
 

@@ -16,6 +16,7 @@
 #include <linux/writeback.h>
 
 #include "fuseuring_i.h"
+#include "trace.h"
 
 /* write_begin and write_end take the kiocb since 7.x, the file before. */
 #if FUR_HAVE_WRITE_BEGIN_KIOCB
@@ -94,6 +95,8 @@ static int fur_fill_folio(struct file *file, struct folio *folio)
 	ap.args.page_zeroing = true;
 	res = fur_simple_request(fm, &ap.args);
 	fur_file_put(ff);
+	trace_fur_folios_filled(inode, folio_pos(folio), folio_size(folio), res,
+				FUR_FILL_READ_FOLIO);
 	if (res < 0)
 		return res;
 	if (res < folio_size(folio))
@@ -126,10 +129,22 @@ struct fur_ra {
 	u64 attr_ver;
 };
 
+static void fur_ra_free(struct fur_ra *ra)
+{
+	/* The last reference sends RELEASE, once the READ is over. */
+	if (ra->ff)
+		fur_file_put(ra->ff);
+	kfree(ra->ap.pages);
+	kfree(ra->ap.descs);
+	kfree(ra);
+}
+
 static void fur_ra_finish(struct fur_ra *ra, ssize_t res)
 {
 	unsigned int i;
 
+	trace_fur_folios_filled(ra->inode, ra->inarg.offset, ra->inarg.size,
+				res, FUR_FILL_READAHEAD);
 	if (res >= 0 && res < ra->inarg.size)
 		fur_short_read(ra->inode, ra->attr_ver, ra->inarg.offset + res);
 	for (i = 0; i < ra->ap.num_pages; i++) {
@@ -139,20 +154,22 @@ static void fur_ra_finish(struct fur_ra *ra, ssize_t res)
 			folio_mark_uptodate(folio);
 		folio_unlock(folio);
 	}
-	/* The last reference sends RELEASE, once the READ is over. */
-	if (ra->ff)
-		fur_file_put(ra->ff);
-	kfree(ra->ap.pages);
-	kfree(ra->ap.descs);
-	kfree(ra);
+	fur_ra_free(ra);
 }
 
 static void fur_ra_end(struct fur_mount *fm, struct fur_args *args,
 		       int error)
 {
 	struct fur_ra *ra = container_of(args, struct fur_ra, ap.args);
+	/*
+	 * Not "error ?: size": with an unsigned size that is unsigned, and
+	 * an aborted READ would mark its folios uptodate, full of zeros.
+	 */
+	ssize_t res = error;
 
-	fur_ra_finish(ra, error ? error : args->out_args[0].size);
+	if (!error)
+		res = args->out_args[0].size;
+	fur_ra_finish(ra, res);
 }
 
 static struct fur_ra *fur_ra_alloc(unsigned int nr, gfp_t gfp)
@@ -216,7 +233,8 @@ static void fur_readahead(struct readahead_control *rac)
 			bytes += folio_size(folio);
 		}
 		if (!ra->ap.num_pages) {
-			fur_ra_finish(ra, -EIO);
+			/* readahead_count() still counted the last folio. */
+			fur_ra_free(ra);
 			break;
 		}
 		ra->attr_ver = fur_get_attr_version(fc);
@@ -391,6 +409,8 @@ static int fur_write_begin_folio(FUR_WRITE_CTX ctx,
 	    (offset_in_folio(folio, pos) == 0 && len >= folio_size(folio)))
 		return 0;
 	if (folio_pos(folio) >= i_size_read(mapping->host)) {
+		trace_fur_folios_filled(mapping->host, folio_pos(folio),
+					folio_size(folio), 0, FUR_FILL_PAST_EOF);
 		folio_zero_range(folio, 0, folio_size(folio));
 		folio_mark_uptodate(folio);
 		return 0;

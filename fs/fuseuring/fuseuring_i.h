@@ -117,6 +117,13 @@ enum fur_req_flag {
 	FR_ASYNC,	/* background: end() is called, nobody waits */
 };
 
+/* How folios became uptodate, for the fur_folios_filled tracepoint. */
+enum fur_fill_how {
+	FUR_FILL_READAHEAD,
+	FUR_FILL_READ_FOLIO,
+	FUR_FILL_PAST_EOF,
+};
+
 struct fur_req {
 	/* On exactly one list of the transport that carries it. */
 	struct list_head list;

@@ -13,6 +13,7 @@
 #include <linux/uio.h>
 
 #include "fuseuring_i.h"
+#include "trace.h"
 
 static struct kmem_cache *fur_req_cachep;
 
@@ -151,6 +152,7 @@ void fur_request_end(struct fur_req *req)
 
 	if (test_and_set_bit(FR_FINISHED, &req->flags))
 		goto put;
+	trace_fur_request_end(req);
 
 	/* Pairs with the barrier in fur_queue_interrupt(). */
 	smp_mb__after_atomic();

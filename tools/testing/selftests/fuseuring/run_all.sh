@@ -16,6 +16,7 @@ export FUSEURING_KO=${FUSEURING_KO:-$PWD/fuseuring.ko}
 TESTS=(
 	module_basic:60
 	kill_classic:300
+	kill_readahead_classic:60
 	fuzz_classic:900
 	priv_classic:120
 	open_flags_classic:60
@@ -31,6 +32,7 @@ TESTS=(
 	file_io.sh:300
 	libfuse_daemons.sh:300
 	lib_servers.sh:300
+	"soak.sh 60:400"
 	"semantics.sh kernel-fuse:900"
 	"semantics.sh fuseuring-classic:900"
 	"semantics.sh fuseuring-ring:900"

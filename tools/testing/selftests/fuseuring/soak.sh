@@ -21,7 +21,11 @@
 # and fuse, with fuse.enable_uring=Y for its ring) to tell the module's
 # faults from the library's and the example's.  SOAK_TRACE=DIR keeps
 # each round's request trace (passthrough --trace) as DIR/round-N.trace;
-# a mismatch names the file's inode number, which the trace shows.  TAP.
+# a mismatch names the file's inode number, which the trace shows.  With
+# SOAK_TRACE the module's tracepoints (how requests ended, how folios
+# became uptodate) and the page cache's are recorded too; the first
+# mismatching worker stops the recording, which lands in
+# DIR/round-N.ktrace.  TAP.
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -83,6 +87,34 @@ wait_pids() {
 	return 1
 }
 
+# ktrace_start: the module's and the page cache's tracepoints, in a ring
+# buffer that the first mismatch freezes (soak_worker writes tracing_on).
+TRACEFS=/sys/kernel/tracing
+ktrace_start() {
+	[ -n "${SOAK_TRACE:-}" ] || return 0
+	mkdir -p "$SOAK_TRACE"
+	mountpoint -q "$TRACEFS" || mount -t tracefs nodev "$TRACEFS" || return 0
+	echo 16384 >"$TRACEFS/buffer_size_kb"
+	echo 1 >"$TRACEFS/events/fuseuring/enable"
+	echo 1 >"$TRACEFS/events/filemap/mm_filemap_add_to_page_cache/enable"
+	echo 1 >"$TRACEFS/events/filemap/mm_filemap_delete_from_page_cache/enable"
+	echo 1 >"$TRACEFS/tracing_on"
+	export SOAK_TRACING_ON=$TRACEFS/tracing_on
+}
+
+# ktrace_round N: keep the recording a mismatch froze, else start afresh.
+ktrace_round() {
+	[ -n "${SOAK_TRACING_ON:-}" ] || return 0
+	if [ "$(cat "$SOAK_TRACING_ON")" = 0 ]; then
+		cp "$TRACEFS/trace" "$SOAK_TRACE/round-$1.ktrace"
+		echo "# round $1: kernel trace in $SOAK_TRACE/round-$1.ktrace"
+		unset SOAK_TRACING_ON
+	else
+		: >"$TRACEFS/trace"
+	fi
+}
+
+ktrace_start
 start=$(date +%s)
 rounds=0 kills=0 cleans=0 checked=0 mismatch=0 hang=0 broken=0
 ops=0 errs=0 verified=0 live_errs=0
@@ -101,11 +133,15 @@ while [ $(( $(date +%s) - start )) -lt "$DURATION" ]; do
 	1) mode=--writeback ;;
 	2) mode=--direct-io ;;
 	esac
+	# Emptied here, not by the server's redirection, which runs in the
+	# child later: the last round's "ready" would let the checks below
+	# run on the bare folder under a mount not made yet.
 	log=$WORK/server.log
+	: >"$log"
 	trace=
 	[ -n "${SOAK_TRACE:-}" ] && trace="--trace $SOAK_TRACE/round-$rounds.trace"
 	"$TOP/examples/passthrough" --dev "$DEV" --fstype "$FSTYPE" $trace \
-		--transport $t $mode "$SRC" "$MNT" >"$log" 2>&1 &
+		--transport $t $mode "$SRC" "$MNT" >>"$log" 2>&1 &
 	pid=$!
 	up=0
 	for _ in $(seq 100); do
@@ -170,6 +206,7 @@ while [ $(( $(date +%s) - start )) -lt "$DURATION" ]; do
 		ops=$((ops + ${o:-0})) errs=$((errs + ${e:-0}))
 		verified=$((verified + ${v:-0})) mismatch=$((mismatch + ${b:-1}))
 	done
+	ktrace_round $rounds
 done
 
 echo "# $(( $(date +%s) - start )) s: $rounds rounds (ring ${by_transport[ring]}, classic ${by_transport[classic]}), $kills killed, $cleans unmounted cleanly"

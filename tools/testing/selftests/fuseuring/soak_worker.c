@@ -92,8 +92,22 @@ static void save(const char *path)
 		fclose(f);
 }
 
+/* soak.sh's kernel trace: frozen at the first mismatch, to show its cause. */
+static void stop_kernel_trace(void)
+{
+	const char *path = getenv("SOAK_TRACING_ON");
+	int fd = path ? open(path, O_WRONLY) : -1;
+
+	if (fd >= 0) {
+		if (write(fd, "0", 1) != 1)
+			perror("tracing_on");
+		close(fd);
+	}
+}
+
 static void bad(const char *dir, int i, const char *what, long long at)
 {
+	stop_kernel_trace();
 	mismatches++;
 	printf("# %s/f%d: %s %lld (seed %llx, size %llu, pattern up to %llu)\n",
 	       dir, i, what, at, (unsigned long long)led[i].seed,
