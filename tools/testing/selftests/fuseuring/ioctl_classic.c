@@ -130,8 +130,6 @@ static void serve_ioctl(int fd, const struct raw_req *req)
 static void serve(int fd)
 {
 	char *buf = malloc(RAW_BUFSIZE);
-	struct fuse_entry_out e;
-	struct fuse_attr_out ao;
 	struct fuse_open_out oo;
 	struct raw_req req = {};
 
@@ -140,17 +138,14 @@ static void serve(int fd)
 		case FUSE_LOOKUP:
 			if (strcmp(req.arg, "f"))
 				break;
-			memset(&e, 0, sizeof(e));
-			e.nodeid = FILE_NODEID;
-			raw_fill_attr(&e.attr, e.nodeid, S_IFREG | 0644);
-			raw_reply(fd, req.h.unique, 0, &e, sizeof(e));
+			raw_reply_entry(fd, req.h.unique, FILE_NODEID,
+					S_IFREG | 0644, 0, 0);
 			continue;
 		case FUSE_GETATTR:
 			if (req.h.nodeid != FILE_NODEID)
 				break;
-			memset(&ao, 0, sizeof(ao));
-			raw_fill_attr(&ao.attr, FILE_NODEID, S_IFREG | 0644);
-			raw_reply(fd, req.h.unique, 0, &ao, sizeof(ao));
+			raw_reply_attr(fd, req.h.unique, FILE_NODEID,
+				       S_IFREG | 0644, 0, 0);
 			continue;
 		case FUSE_OPEN:
 		case FUSE_OPENDIR:

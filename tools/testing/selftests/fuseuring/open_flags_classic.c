@@ -46,7 +46,6 @@ static void serve(int fd)
 	} cr;
 	char *buf = malloc(RAW_BUFSIZE);
 	uint64_t next = FIRST_NODEID;
-	struct fuse_attr_out ao;
 	struct fuse_open_out oo;
 	struct raw_req req = {};
 
@@ -62,10 +61,7 @@ static void serve(int fd)
 			snprintf(seen->name, sizeof(seen->name), "%s",
 				 req.arg + sizeof(*in));
 			memset(&cr, 0, sizeof(cr));
-			cr.e.nodeid = next++;
-			cr.e.entry_valid = 60;
-			cr.e.attr_valid = 60;
-			raw_fill_attr(&cr.e.attr, cr.e.nodeid, in->mode);
+			raw_fill_entry(&cr.e, next++, in->mode, 0, 60);
 			cr.o.fh = cr.e.nodeid;
 			raw_reply(fd, req.h.unique, 0, &cr, sizeof(cr));
 			continue;
@@ -80,10 +76,8 @@ static void serve(int fd)
 		case FUSE_GETATTR:
 			if (req.h.nodeid == FUSE_ROOT_ID)
 				break;
-			memset(&ao, 0, sizeof(ao));
-			ao.attr_valid = 60;
-			raw_fill_attr(&ao.attr, req.h.nodeid, S_IFREG | 0640);
-			raw_reply(fd, req.h.unique, 0, &ao, sizeof(ao));
+			raw_reply_attr(fd, req.h.unique, req.h.nodeid,
+				       S_IFREG | 0640, 0, 60);
 			continue;
 		case FUSE_FLUSH:
 		case FUSE_RELEASE:

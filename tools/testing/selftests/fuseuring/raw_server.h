@@ -156,6 +156,44 @@ static inline void raw_fill_attr(struct fuse_attr *a, uint64_t ino,
 	a->blksize = 4096;
 }
 
+/*
+ * The entry of one node (LOOKUP, and the first half of a CREATE reply):
+ * mode and size, name and attributes cached for valid seconds.
+ */
+static inline void raw_fill_entry(struct fuse_entry_out *e, uint64_t nodeid,
+				  uint32_t mode, uint64_t size, uint64_t valid)
+{
+	memset(e, 0, sizeof(*e));
+	e->nodeid = nodeid;
+	e->entry_valid = valid;
+	e->attr_valid = valid;
+	raw_fill_attr(&e->attr, nodeid, mode);
+	e->attr.size = size;
+}
+
+/* Answer a LOOKUP with raw_fill_entry()'s entry; as raw_reply(). */
+static inline int raw_reply_entry(int fd, uint64_t unique, uint64_t nodeid,
+				  uint32_t mode, uint64_t size, uint64_t valid)
+{
+	struct fuse_entry_out e;
+
+	raw_fill_entry(&e, nodeid, mode, size, valid);
+	return raw_reply(fd, unique, 0, &e, sizeof(e));
+}
+
+/* Answer a GETATTR: mode and size, cached for valid seconds. */
+static inline int raw_reply_attr(int fd, uint64_t unique, uint64_t nodeid,
+				 uint32_t mode, uint64_t size, uint64_t valid)
+{
+	struct fuse_attr_out ao;
+
+	memset(&ao, 0, sizeof(ao));
+	ao.attr_valid = valid;
+	raw_fill_attr(&ao.attr, nodeid, mode);
+	ao.attr.size = size;
+	return raw_reply(fd, unique, 0, &ao, sizeof(ao));
+}
+
 /* An INIT reply with the protocol the kernel offered and no flags. */
 static inline struct fuse_init_out raw_init_out(const struct raw_req *req)
 {
@@ -187,7 +225,6 @@ static inline int raw_reply_init(int fd, const struct raw_req *req)
  */
 static inline int raw_default(int fd, const struct raw_req *req)
 {
-	struct fuse_attr_out ao;
 	struct fuse_open_out oo;
 
 	switch (req->h.opcode) {
@@ -197,9 +234,8 @@ static inline int raw_default(int fd, const struct raw_req *req)
 	case FUSE_GETATTR:
 		if (req->h.nodeid != FUSE_ROOT_ID)
 			return 0;
-		memset(&ao, 0, sizeof(ao));
-		raw_fill_attr(&ao.attr, FUSE_ROOT_ID, S_IFDIR | 0755);
-		raw_reply(fd, req->h.unique, 0, &ao, sizeof(ao));
+		raw_reply_attr(fd, req->h.unique, FUSE_ROOT_ID, S_IFDIR | 0755,
+			       0, 0);
 		return 1;
 	case FUSE_OPENDIR:
 		memset(&oo, 0, sizeof(oo));

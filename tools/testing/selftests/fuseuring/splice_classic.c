@@ -24,6 +24,7 @@
 #include "raw_server.h"
 
 #define FILE_NODEID	2
+#define FILE_SIZE	(1 << 20)	/* the file's, and its backing file's */
 #define WRITE_HEAD	(sizeof(struct fuse_in_header) + \
 			 sizeof(struct fuse_write_in))
 
@@ -85,8 +86,6 @@ static int splice_payload(int pipe_rd, int bfd, const struct fuse_write_in *in,
 static void serve(int dev)
 {
 	char *buf = malloc(RAW_BUFSIZE), *junk = malloc(RAW_BUFSIZE);
-	struct fuse_entry_out eo;
-	struct fuse_attr_out ao;
 	struct fuse_open_out oo;
 	struct raw_req req = {};
 	int p[2], bfd;
@@ -132,22 +131,14 @@ static void serve(int dev)
 		case FUSE_LOOKUP:
 			if (strcmp(req.arg, "f"))
 				break;
-			memset(&eo, 0, sizeof(eo));
-			eo.nodeid = FILE_NODEID;
-			eo.entry_valid = 60;
-			eo.attr_valid = 60;
-			raw_fill_attr(&eo.attr, FILE_NODEID, S_IFREG | 0644);
-			eo.attr.size = 1 << 20;
-			raw_reply(dev, req.h.unique, 0, &eo, sizeof(eo));
+			raw_reply_entry(dev, req.h.unique, FILE_NODEID,
+					S_IFREG | 0644, FILE_SIZE, 60);
 			continue;
 		case FUSE_GETATTR:
 			if (req.h.nodeid != FILE_NODEID)
 				break;
-			memset(&ao, 0, sizeof(ao));
-			ao.attr_valid = 60;
-			raw_fill_attr(&ao.attr, FILE_NODEID, S_IFREG | 0644);
-			ao.attr.size = 1 << 20;
-			raw_reply(dev, req.h.unique, 0, &ao, sizeof(ao));
+			raw_reply_attr(dev, req.h.unique, FILE_NODEID,
+				       S_IFREG | 0644, FILE_SIZE, 60);
 			continue;
 		case FUSE_OPEN:
 			memset(&oo, 0, sizeof(oo));
@@ -220,7 +211,7 @@ FIXTURE_SETUP(splice)
 	snprintf(sh->backing, sizeof(sh->backing), "%s/backing", self->dir);
 	fd = open(sh->backing, O_RDWR | O_CREAT, 0644);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, ftruncate(fd, 1 << 20));
+	ASSERT_EQ(0, ftruncate(fd, FILE_SIZE));
 	close(fd);
 	self->server = 0;
 	self->dev = -1;
