@@ -36,13 +36,6 @@ static unsigned char file_byte(uint64_t off)
 	return off % 251 + 1;
 }
 
-static void fill_file_attr(struct fuse_attr *a)
-{
-	raw_fill_attr(a, FILE_NODEID, S_IFREG | 0644);
-	a->size = FILE_SIZE;
-	a->blocks = FILE_SIZE / 512;
-}
-
 static void serve_read(int fd, const struct raw_req *req, char *data)
 {
 	const struct fuse_read_in *in = (const void *)req->arg;
@@ -64,8 +57,6 @@ static void serve(int fd)
 {
 	char *buf = malloc(RAW_BUFSIZE), *data = malloc(RAW_BUFSIZE);
 	struct fuse_init_out init;
-	struct fuse_entry_out eo;
-	struct fuse_attr_out ao;
 	struct fuse_open_out oo;
 	struct raw_req req = {};
 
@@ -79,20 +70,14 @@ static void serve(int fd)
 		case FUSE_LOOKUP:
 			if (strcmp(req.arg, "f"))
 				break;
-			memset(&eo, 0, sizeof(eo));
-			eo.nodeid = FILE_NODEID;
-			eo.entry_valid = 60;
-			eo.attr_valid = 60;
-			fill_file_attr(&eo.attr);
-			raw_reply(fd, req.h.unique, 0, &eo, sizeof(eo));
+			raw_reply_entry(fd, req.h.unique, FILE_NODEID,
+					S_IFREG | 0644, FILE_SIZE, 60);
 			continue;
 		case FUSE_GETATTR:
 			if (req.h.nodeid != FILE_NODEID)
 				break;
-			memset(&ao, 0, sizeof(ao));
-			ao.attr_valid = 60;
-			fill_file_attr(&ao.attr);
-			raw_reply(fd, req.h.unique, 0, &ao, sizeof(ao));
+			raw_reply_attr(fd, req.h.unique, FILE_NODEID,
+				       S_IFREG | 0644, FILE_SIZE, 60);
 			continue;
 		case FUSE_OPEN:
 			memset(&oo, 0, sizeof(oo));
