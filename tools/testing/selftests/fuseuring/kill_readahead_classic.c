@@ -125,23 +125,29 @@ FIXTURE_TEARDOWN(ra)
 }
 
 /*
- * Read the file in chunks until an error or its end: every byte read
- * must be the file's.  Returns the offset reached; *err is the errno
- * that stopped it, or 0 at the end of the file.
+ * With the server set to answer as told, read the file in chunks until
+ * an error or its end: every byte read must be the file's.  Returns the
+ * offset reached (-1 at a wrong byte); *err is the errno that stopped
+ * it, or 0 at the end of the file.
  */
-static long read_all(struct __test_metadata *_metadata, int fd, int *err)
+static long read_all(struct __test_metadata *_metadata, const char *path,
+		     enum read_answer answer, int *err)
 {
 	static char buf[CHUNK];
 	long off = 0, i;
 	ssize_t n;
+	int fd;
 
+	plan->answer = answer;
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
 	*err = 0;
 	for (;;) {
 		n = read(fd, buf, sizeof(buf));
 		if (n < 0)
 			*err = errno;
 		if (n <= 0)
-			return off;
+			break;
 		for (i = 0; i < n && (unsigned char)buf[i] == file_byte(off + i);
 		     i++)
 			;
@@ -149,22 +155,20 @@ static long read_all(struct __test_metadata *_metadata, int fd, int *err)
 			TH_LOG("byte %ld is %#x, the file has %#x there",
 			       off + i, (unsigned char)buf[i],
 			       file_byte(off + i));
-			return -1;
+			off = -1;
+			break;
 		}
 		off += n;
 	}
+	close(fd);
+	return off;
 }
 
 TEST_F(ra, read_error_reaches_the_reader)
 {
-	int fd, err;
-	long off;
+	int err;
+	long off = read_all(_metadata, self->path, ANSWER_EIO, &err);
 
-	plan->answer = ANSWER_EIO;
-	fd = open(self->path, O_RDONLY);
-	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
-	off = read_all(_metadata, fd, &err);
-	close(fd);
 	EXPECT_EQ(0, off);
 	EXPECT_EQ(EIO, err);
 	EXPECT_LT(0, plan->reads);
@@ -172,14 +176,9 @@ TEST_F(ra, read_error_reaches_the_reader)
 
 TEST_F(ra, kill_during_readahead_reads_no_zeros)
 {
-	int fd, err;
-	long off;
+	int err;
+	long off = read_all(_metadata, self->path, ANSWER_FIRST_THEN_DIE, &err);
 
-	plan->answer = ANSWER_FIRST_THEN_DIE;
-	fd = open(self->path, O_RDONLY);
-	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
-	off = read_all(_metadata, fd, &err);
-	close(fd);
 	/* What came is the file's; the rest is an error, not the end. */
 	ASSERT_LE(0, off);
 	EXPECT_GT(FILE_SIZE, off);
