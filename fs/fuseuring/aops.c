@@ -132,8 +132,7 @@ struct fur_ra {
 static void fur_ra_free(struct fur_ra *ra)
 {
 	/* The last reference sends RELEASE, once the READ is over. */
-	if (ra->ff)
-		fur_file_put(ra->ff);
+	fur_file_put(ra->ff);
 	kfree(ra->ap.pages);
 	kfree(ra->ap.descs);
 	kfree(ra);
