@@ -1153,9 +1153,9 @@ static void settle(void)
  * 1000 is ZC_KILL_CYCLES=1000) kill cycles.  A leaked mm reference
  * shows in mm_struct objects; a leaked page reference in free memory
  * (each cycle's READ holds 16 pages of page cache: 200 cycles, 12.5 MiB,
- * against kill_util.h's 4 MiB);
- * a leaked entry or request in unreclaimable slab.  A registered buffer
- * io_uring never releases holds the module: exactly one is enough.
+ * against kill_util.h's 4 MiB); a leaked entry or request in
+ * unreclaimable slab.  A registered buffer io_uring never releases holds
+ * the module: exactly one is enough.
  */
 static void kill_cycles(struct __test_metadata *_metadata, bool bvec)
 {
@@ -1196,7 +1196,7 @@ static void kill_cycles(struct __test_metadata *_metadata, bool bvec)
 	if (mm0 >= 0)
 		EXPECT_LT(mm1 - mm0, 20);
 	EXPECT_LT(free0 - free1, FREE_SLACK_KIB);
-	EXPECT_LT(slab1 - slab0, 2 * 1024);
+	EXPECT_LT(slab1 - slab0, SLAB_SLACK_KIB);
 	EXPECT_EQ(0, module_unload(5));
 	ASSERT_EQ(0, raw_load_module());
 }

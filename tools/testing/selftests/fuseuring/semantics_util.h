@@ -848,21 +848,13 @@ static int server_stopped(pid_t pid, int limit)
 			return -1;
 		while (all && (e = readdir(d))) {
 			char *name, *state;
-			ssize_t n;
-			int fd;
 
 			if (e->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "/proc/%d/task/%s/stat",
 				 (int)pid, e->d_name);
-			fd = open(path, O_RDONLY);
-			if (fd < 0)
+			if (slurp(path, buf, sizeof(buf)) <= 0)
 				continue;	/* the thread is gone */
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			if (n <= 0)
-				continue;
-			buf[n] = 0;
 			/* "tid (comm) S ...": comm may hold spaces and ')'. */
 			name = strchr(buf, '(');
 			state = strrchr(buf, ')');
